@@ -1,0 +1,35 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { trace } from "@opentelemetry/api";
+import { pino, type Logger } from "pino";
+
+export type { Logger };
+
+/** Per-request context carried through async calls so every log line can name its request. */
+export interface RequestContext {
+  correlationId?: string;
+  requestId?: string;
+}
+
+/** Holds the current request's context; the gRPC server and Kafka consumers enter it. */
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/**
+ * Creates the structured JSON logger of one service. Every line carries the service name and,
+ * when known, the active trace id and correlation id, so logs join up with traces across services.
+ */
+export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "info"): Logger {
+  return pino({
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin() {
+      const fields: Record<string, string> = {};
+      const span = trace.getActiveSpan()?.spanContext();
+      if (span) fields.traceId = span.traceId;
+      const ctx = requestContext.getStore();
+      if (ctx?.correlationId) fields.correlationId = ctx.correlationId;
+      if (ctx?.requestId) fields.requestId = ctx.requestId;
+      return fields;
+    },
+  });
+}
