@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { trace } from "@opentelemetry/api";
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 export type { Logger };
 
@@ -8,6 +8,11 @@ export type { Logger };
 export interface RequestContext {
   correlationId?: string;
   requestId?: string;
+  /**
+   * Absolute deadline (epoch ms) of the RPC being served, so outgoing client calls made while
+   * serving it inherit the caller's deadline instead of outliving it.
+   */
+  deadline?: number;
 }
 
 /** Holds the current request's context; the gRPC server and Kafka consumers enter it. */
