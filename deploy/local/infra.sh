@@ -74,14 +74,14 @@ alive() {
   [[ ${stat%% *} != Z ]]
 }
 
-# running_pid <pidfile> <cmdline-marker>: prints the pid if the recorded process is alive and is
+# running_pid <pidfile> <cmdline-regex>: prints the pid if the recorded process is alive and is
 # still the process we started (guards against pid reuse after a reboot).
 running_pid() {
   local pidfile=$1 marker=$2 pid
   [[ -s $pidfile ]] || return 1
   pid="$(<"$pidfile")"
   alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker" || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qE -- "$marker" || return 1
   echo "$pid"
 }
 
@@ -239,7 +239,7 @@ redis_down() {
 
 KAFKA_DIR="$STATE/kafka"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
-KAFKA_MARKER="kafka.Kafka"
+KAFKA_MARKER='kafka\.Kafka'
 KAFKA_LOG="$KAFKA_DIR/logs/server.log"
 KAFKA_STDOUT="$KAFKA_DIR/logs/stdout.log"
 
@@ -357,6 +357,7 @@ kafka_launch() {
   if running_pid "$KAFKA_PID" "$KAFKA_MARKER" >/dev/null; then return 0; fi
   if port_open "$HOST" "$KAFKA_PORT"; then
     log "kafka: $HOST:$KAFKA_PORT is already served by a process infra.sh did not start; using it as is"
+    EXTERNAL[kafka]=1
     return 0
   fi
   kafka_install
@@ -386,7 +387,7 @@ kafka_probe() {
 
 kafka_wait() {
   local pidfile=$KAFKA_PID start=$SECONDS
-  running_pid "$KAFKA_PID" "$KAFKA_MARKER" >/dev/null || pidfile=""
+  [[ -z ${EXTERNAL[kafka]:-} ]] || pidfile=""
   wait_for kafka "$KAFKA_WAIT" "$pidfile" "$KAFKA_MARKER" "$KAFKA_LOG" port_open "$HOST" "$KAFKA_PORT" ||
     return 1
   # An external broker (pidfile empty) is trusted once its port answers and the probe passes.
@@ -410,7 +411,8 @@ kafka_stop() { stop_pid kafka "$KAFKA_PID" "$KAFKA_MARKER" 60; }
 
 OS_DIR="$STATE/opensearch"
 OS_PID="$OS_DIR/opensearch.pid"
-OS_MARKER="org.opensearch.bootstrap.OpenSearch"
+# The launcher script runs first under the same pid, then execs the JVM.
+OS_MARKER='org\.opensearch\.bootstrap\.OpenSearch|/bin/opensearch'
 OS_LOG="$OS_DIR/logs/shopmesh-local.log"
 OS_STDOUT="$OS_DIR/logs/stdout.log"
 OS_URL="http://$HOST:$OPENSEARCH_PORT"
@@ -481,6 +483,7 @@ opensearch_home() {
   if [[ ! -f $home/.complete ]]; then
     log "opensearch: $OPENSEARCH_DIST is not readable by '$RUN_USER'; linking the install into $home" >&2
     rm -rf "$home"
+    mkdir -p "$OS_DIR"
     cp -al "$OPENSEARCH_DIST" "$home" 2>/dev/null || cp -a "$OPENSEARCH_DIST" "$home"
     chmod a+rX "$OS_DIR" "$home"
   fi
@@ -490,10 +493,13 @@ opensearch_home() {
 opensearch_write_config() {
   local home=$1
   mkdir -p "$OS_DIR/config/jvm.options.d" "$OS_DIR/data" "$OS_DIR/logs"
-  local f
-  for f in jvm.options log4j2.properties; do
-    cp "$home/config/$f" "$OS_DIR/config/$f"
-  done
+  cp "$home/config/log4j2.properties" "$OS_DIR/config/log4j2.properties"
+  # bin/opensearch runs from the install dir, which the run user cannot write: point the
+  # relative gc log, error file and heap dump paths at the state dir (and keep gc logs small).
+  sed -e "s#logs/gc.log#$OS_DIR/logs/gc.log#g" -e "s#filecount=32,filesize=64m#filecount=4,filesize=16m#" \
+    -e "s#^-XX:HeapDumpPath=data#-XX:HeapDumpPath=$OS_DIR/data#" \
+    -e "s#^-XX:ErrorFile=logs/#-XX:ErrorFile=$OS_DIR/logs/#" \
+    "$home/config/jvm.options" >"$OS_DIR/config/jvm.options"
   cat >"$OS_DIR/config/jvm.options.d/shopmesh.options" <<'EOF'
 -Xms512m
 -Xmx512m
@@ -525,6 +531,7 @@ opensearch_launch() {
   if running_pid "$OS_PID" "$OS_MARKER" >/dev/null; then return 0; fi
   if port_open "$HOST" "$OPENSEARCH_PORT"; then
     log "opensearch: $HOST:$OPENSEARCH_PORT is already served by a process infra.sh did not start; using it as is"
+    EXTERNAL[opensearch]=1
     return 0
   fi
   opensearch_install
@@ -550,7 +557,7 @@ opensearch_health() {
 
 opensearch_wait() {
   local pidfile=$OS_PID
-  running_pid "$OS_PID" "$OS_MARKER" >/dev/null || pidfile=""
+  [[ -z ${EXTERNAL[opensearch]:-} ]] || pidfile=""
   local logfile=$OS_LOG
   [[ -s $logfile ]] || logfile=$OS_STDOUT
   wait_for opensearch "$OPENSEARCH_WAIT" "$pidfile" "$OS_MARKER" "$logfile" opensearch_health
@@ -570,6 +577,7 @@ smtp_launch() {
   if running_pid "$SMTP_PID" "$SMTP_MARKER" >/dev/null; then return 0; fi
   if port_open "$HOST" "$SMTP_PORT"; then
     log "smtp: $HOST:$SMTP_PORT is already served by a process infra.sh did not start; using it as is"
+    EXTERNAL[smtp]=1
     return 0
   fi
   need node "install Node.js 20+"
@@ -587,7 +595,7 @@ smtp_health() {
 
 smtp_wait() {
   local pidfile=$SMTP_PID
-  running_pid "$SMTP_PID" "$SMTP_MARKER" >/dev/null || pidfile=""
+  [[ -z ${EXTERNAL[smtp]:-} ]] || pidfile=""
   wait_for smtp "$SMTP_WAIT" "$pidfile" "$SMTP_MARKER" "$SMTP_LOG" smtp_health
 }
 
@@ -597,6 +605,8 @@ smtp_stop() { stop_pid smtp "$SMTP_PID" "$SMTP_MARKER" 10; }
 # commands
 
 STARTABLE=(kafka opensearch smtp)
+# Parts found already served by a process this script did not start (waited on, never stopped).
+declare -A EXTERNAL=()
 
 check_part() {
   local p
