@@ -17,7 +17,7 @@ import {
   Metadata,
   status,
 } from "@grpc/grpc-js";
-import { context as otelContext, trace } from "@opentelemetry/api";
+import { type Context, context as otelContext, trace } from "@opentelemetry/api";
 import {
   type Breaker,
   type BreakerOptions,
@@ -101,14 +101,21 @@ export type Client<S extends DescService> = {
 const channels = new Map<string, GrpcChannel>();
 const breakers = new Map<string, Breaker>();
 
+// grpc-js waits 1 s (growing to 120 s) before reconnecting to a target that refused it, and fails
+// calls at once meanwhile; retries spaced by tens of milliseconds would all land in that window.
+// Reconnecting sooner lets a read's retries find a restarted pod.
+const RECONNECT_BACKOFF: ChannelOptions = {
+  "grpc.initial_reconnect_backoff_ms": 100,
+  "grpc.max_reconnect_backoff_ms": 5_000,
+};
+
 function channelFor(address: string, options: ClientOptions): GrpcChannel {
   let channel = channels.get(address);
   if (!channel) {
-    channel = new GrpcChannel(
-      address,
-      options.credentials ?? grpcCredentials.createInsecure(),
-      options.channelOptions,
-    );
+    channel = new GrpcChannel(address, options.credentials ?? grpcCredentials.createInsecure(), {
+      ...RECONNECT_BACKOFF,
+      ...options.channelOptions,
+    });
     channels.set(address, channel);
   }
   return channel;
@@ -197,9 +204,10 @@ function unaryMethod(
       requestContext.getStore()?.deadline ?? Number.POSITIVE_INFINITY,
     );
     const timeoutMs = callOptions.timeoutMs ?? options.timeoutMs ?? 2_000;
-    const span = startRpcSpan("client", serviceName, method.name, otelContext.active());
+    const parent = activeTraceContext();
+    const span = startRpcSpan("client", serviceName, method.name, parent);
     const metadata = outgoingMetadata(options.metadata, callOptions.metadata);
-    injectTraceContext(metadata, trace.setSpan(otelContext.active(), span));
+    injectTraceContext(metadata, trace.setSpan(parent, span));
     const { signal } = callOptions;
 
     for (let attemptNo = 1; ; attemptNo++) {
@@ -239,7 +247,7 @@ function serverStreamingMethod(method: DescMethod, channel: GrpcChannel, options
   return async function* (init: MessageInitShape<DescMessage>, callOptions: CallOptions = {}) {
     const request = isMessage(init, method.input) ? init : create(method.input, init);
     const metadata = outgoingMetadata(options.metadata, callOptions.metadata);
-    injectTraceContext(metadata);
+    injectTraceContext(metadata, activeTraceContext());
     const deadline = Math.min(
       Date.now() + (callOptions.timeoutMs ?? options.timeoutMs ?? 2_000),
       callOptions.deadline ?? Number.POSITIVE_INFINITY,
@@ -259,6 +267,16 @@ function serverStreamingMethod(method: DescMethod, channel: GrpcChannel, options
       call.cancel();
     }
   };
+}
+
+/**
+ * The trace context to continue: the OTel context manager's when an SDK installed one (it has a
+ * span), else the one the platform server stored for the request being served.
+ */
+function activeTraceContext(): Context {
+  const active = otelContext.active();
+  if (trace.getSpan(active)) return active;
+  return requestContext.getStore()?.traceContext ?? active;
 }
 
 /** Request metadata: client defaults, then the caller's, then the current correlation id. */

@@ -93,10 +93,12 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
       const ctx = new CallContext(path, call);
       const parent = extractTraceContext(call.metadata);
       const span = startRpcSpan("server", serviceName, method.name, parent);
+      const traceContext = trace.setSpan(parent, span);
       const store = {
         correlationId: ctx.correlationId,
         requestId: ctx.requestId,
         deadline: ctx.deadline,
+        traceContext,
       };
       const finish = (code: number, message?: string) => {
         ctx.dispose();
@@ -104,7 +106,7 @@ export function createGrpcServer(options: GrpcServerOptions): GrpcServer {
         endRpcSpan(span, code, message);
       };
       requestContext.run(store, () =>
-        otelContext.with(trace.setSpan(parent, span), () => {
+        otelContext.with(traceContext, () => {
           prepare(ctx, call.request)
             .then(() => body(ctx))
             .then(

@@ -95,6 +95,7 @@ export class CallContext implements HandlerContext {
   readonly deadline: number;
   readonly correlationId: string;
   readonly requestId = randomUUID();
+  readonly peer: string;
   principal: Principal | undefined = undefined;
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -104,6 +105,7 @@ export class CallContext implements HandlerContext {
     readonly path: string,
     private readonly call: ServerCall,
   ) {
+    this.peer = call.getPeer();
     const deadline = call.getDeadline();
     this.deadline = typeof deadline === "number" ? deadline : deadline.getTime();
     const [correlationId] = call.metadata.get(CORRELATION_ID);
@@ -113,10 +115,6 @@ export class CallContext implements HandlerContext {
 
   get metadata(): Metadata {
     return this.call.metadata;
-  }
-
-  get peer(): string {
-    return this.call.getPeer();
   }
 
   get signal(): AbortSignal {

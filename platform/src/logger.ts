@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from "node:async_hooks";
-import { trace } from "@opentelemetry/api";
+import { type Context, trace } from "@opentelemetry/api";
 import { type Logger, pino } from "pino";
 
 export type { Logger };
@@ -13,6 +13,12 @@ export interface RequestContext {
    * serving it inherit the caller's deadline instead of outliving it.
    */
   deadline?: number;
+  /**
+   * OpenTelemetry context of the request (its span). Kept here as well as in the OTel context
+   * manager because without an SDK there is no context manager, and trace ids must still reach
+   * logs and outgoing calls.
+   */
+  traceContext?: Context;
 }
 
 /** Holds the current request's context; the gRPC server and Kafka consumers enter it. */
@@ -29,9 +35,11 @@ export function createLogger(service: string, level = process.env.LOG_LEVEL ?? "
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin() {
       const fields: Record<string, string> = {};
-      const span = trace.getActiveSpan()?.spanContext();
-      if (span) fields.traceId = span.traceId;
       const ctx = requestContext.getStore();
+      const span =
+        trace.getActiveSpan()?.spanContext() ??
+        (ctx?.traceContext && trace.getSpanContext(ctx.traceContext));
+      if (span) fields.traceId = span.traceId;
       if (ctx?.correlationId) fields.correlationId = ctx.correlationId;
       if (ctx?.requestId) fields.requestId = ctx.requestId;
       return fields;
