@@ -1334,6 +1334,13 @@ export enum ProductSort {
    * @generated from enum value: PRODUCT_SORT_RATING = 5;
    */
   RATING = 5,
+
+  /**
+   * Alphabetical by name (case-insensitive), A to Z.
+   *
+   * @generated from enum value: PRODUCT_SORT_NAME = 6;
+   */
+  NAME = 6,
 }
 
 /**

@@ -26,6 +26,16 @@ export declare type ProductCreated = Message<"shopmesh.events.v1.ProductCreated"
    * @generated from field: shopmesh.catalog.v1.Product product = 1;
    */
   product?: Product | undefined;
+
+  /**
+   * Initial on-hand count per variant id, when whoever created the product knew it (demo data,
+   * bulk imports). Inventory starts those variants at this count, recorded as an INITIAL
+   * adjustment, instead of zero; variants not listed start at zero. A one-time hint: inventory
+   * stays the source of truth and ignores it for variants it already tracks.
+   *
+   * @generated from field: map<string, int32> initial_on_hand = 2;
+   */
+  initialOnHand: { [key: string]: number };
 };
 
 /**
