@@ -181,7 +181,7 @@ postgres_up() {
   if ! pg_up_check; then
     need pg_ctlcluster "install PostgreSQL 15 (apt-get install postgresql-15 postgresql-common)"
     log "postgres: starting cluster $PG_CLUSTER"
-    pg_ctlcluster --skip-systemctl-redirect "${PG_CLUSTER%/*}" "${PG_CLUSTER#*/}" start ||
+    pg_ctlcluster --skip-systemctl-redirect "${PG_CLUSTER%/*}" "${PG_CLUSTER#*/}" start 9>&- ||
       die "postgres: pg_ctlcluster ${PG_CLUSTER/\// } start failed (logs in /var/log/postgresql/)"
     echo "$PG_CLUSTER" >"$STATE/postgres/started-by-infra"
     local i
@@ -202,7 +202,7 @@ postgres_down() {
   local cluster
   cluster="$(<"$STATE/postgres/started-by-infra")"
   log "postgres: stopping cluster $cluster (started by infra.sh)"
-  pg_ctlcluster --skip-systemctl-redirect "${cluster%/*}" "${cluster#*/}" stop || true
+  pg_ctlcluster --skip-systemctl-redirect "${cluster%/*}" "${cluster#*/}" stop 9>&- || true
   rm -f "$STATE/postgres/started-by-infra"
 }
 
@@ -667,6 +667,11 @@ cmd_stop() {
   for p in "$@"; do "${p}_stop"; done
 }
 
+# shown <path>: a path relative to the repo when it is inside it, for shorter messages.
+shown() {
+  if [[ $1 == "$ROOT"/* ]]; then echo "${1#"$ROOT"/}"; else echo "$1"; fi
+}
+
 # status_line <name> <up?> <address> <detail>
 status_line() { printf '  %-11s %-5s %-44s %s\n' "$1" "$2" "$3" "$4"; }
 
@@ -699,19 +704,19 @@ cmd_status() {
     down=1
   fi
   if port_open "$HOST" "$KAFKA_PORT"; then
-    status_line kafka up "$HOST:$KAFKA_PORT" "$(owner_note "$KAFKA_PID" "$KAFKA_MARKER"); logs .infra/kafka/logs/"
+    status_line kafka up "$HOST:$KAFKA_PORT" "$(owner_note "$KAFKA_PID" "$KAFKA_MARKER"); log $(shown "$KAFKA_LOG")"
   else
     status_line kafka down "$HOST:$KAFKA_PORT" ""
     down=1
   fi
   if curl -fsS --max-time 2 "$OS_URL" >/dev/null 2>&1; then
-    status_line opensearch up "$OS_URL" "$(owner_note "$OS_PID" "$OS_MARKER"); logs .infra/opensearch/logs/"
+    status_line opensearch up "$OS_URL" "$(owner_note "$OS_PID" "$OS_MARKER"); log $(shown "$OS_LOG")"
   else
     status_line opensearch down "$OS_URL" ""
     down=1
   fi
   if port_open "$HOST" "$SMTP_PORT"; then
-    status_line smtp up "smtp://$HOST:$SMTP_PORT  http://$HOST:$SMTP_HTTP_PORT" "$(owner_note "$SMTP_PID" "$SMTP_MARKER")"
+    status_line smtp up "smtp://$HOST:$SMTP_PORT  http://$HOST:$SMTP_HTTP_PORT" "$(owner_note "$SMTP_PID" "$SMTP_MARKER"); log $(shown "$SMTP_LOG")"
   else
     status_line smtp down "smtp://$HOST:$SMTP_PORT  http://$HOST:$SMTP_HTTP_PORT" ""
     down=1
