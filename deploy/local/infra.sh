@@ -628,6 +628,7 @@ bring_up() {
 
 cmd_up() {
   local t0=$SECONDS
+  need curl "install curl (apt-get install curl)"
   with_lock
   postgres_up
   redis_up
@@ -654,6 +655,7 @@ cmd_start() {
   (($#)) || die "usage: infra.sh start <${STARTABLE[*]// /|}>..."
   local p
   for p in "$@"; do check_part "$p"; done
+  need curl "install curl (apt-get install curl)"
   with_lock
   bring_up "$@"
   for p in "$@"; do log "$p: ready"; done
