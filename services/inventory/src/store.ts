@@ -1,0 +1,405 @@
+import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
+import {
+  type ColumnType,
+  type Generated,
+  type Kysely,
+  type Selectable,
+  sql,
+  type Transaction,
+} from "kysely";
+import type { ReleaseReason, Reservation, ReservationStatus } from "./domain/reservation.ts";
+import type { Line, Shortage, Stock } from "./domain/stock.ts";
+
+interface StockTable {
+  variant_id: string;
+  product_id: string | null;
+  on_hand: number;
+  reserved: number;
+  committed: number;
+  low_stock_threshold: number;
+  discontinued_at: Date | null;
+  created_at: Generated<Date>;
+  updated_at: Generated<Date>;
+}
+
+interface ReservationTable {
+  id: string;
+  order_id: string;
+  status: ReservationStatus;
+  expires_at: Date;
+  release_reason: ReleaseReason | null;
+  shortages: ColumnType<Shortage[], string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ReservationLineTable {
+  reservation_id: string;
+  variant_id: string;
+  quantity: number;
+}
+
+interface AdjustmentTable {
+  id: string;
+  variant_id: string;
+  delta: number;
+  on_hand_before: number;
+  on_hand_after: number;
+  reason: string;
+  note: string;
+  actor_user_id: string;
+  idempotency_key: string;
+  created_at: Generated<Date>;
+}
+
+/** The inventory database: its own tables plus the platform's outbox and inbox. */
+export interface InventoryDb extends PlatformTables {
+  stock: StockTable;
+  reservations: ReservationTable;
+  reservation_lines: ReservationLineTable;
+  adjustments: AdjustmentTable;
+}
+
+/** A root handle or a transaction; reads work on either. */
+export type Db = Kysely<InventoryDb>;
+/** A transaction: every write and its outbox events share one. */
+export type Trx = Transaction<InventoryDb>;
+
+/** One audit-trail entry as stored. */
+export interface AdjustmentRecord {
+  id: string;
+  variantId: string;
+  delta: number;
+  onHandBefore: number;
+  onHandAfter: number;
+  reason: string;
+  note: string;
+  actorUserId: string;
+  idempotencyKey: string;
+  createdAt: Date;
+}
+
+function toStock(row: Selectable<StockTable>): Stock {
+  return {
+    variantId: row.variant_id,
+    onHand: row.on_hand,
+    reserved: row.reserved,
+    committed: row.committed,
+    lowStockThreshold: row.low_stock_threshold,
+    discontinued: row.discontinued_at !== null,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toAdjustment(row: Selectable<AdjustmentTable>): AdjustmentRecord {
+  return {
+    id: row.id,
+    variantId: row.variant_id,
+    delta: row.delta,
+    onHandBefore: row.on_hand_before,
+    onHandAfter: row.on_hand_after,
+    reason: row.reason,
+    note: row.note,
+    actorUserId: row.actor_user_id,
+    idempotencyKey: row.idempotency_key,
+    createdAt: row.created_at,
+  };
+}
+
+/** Stock rows of the given variants, keyed by variant id (missing ones are absent). */
+export async function getStocks(
+  db: Db,
+  variantIds: readonly string[],
+): Promise<Map<string, Stock>> {
+  if (variantIds.length === 0) return new Map();
+  const rows = await db
+    .selectFrom("stock")
+    .selectAll()
+    .where("variant_id", "in", [...variantIds])
+    .execute();
+  return new Map(rows.map((r) => [r.variant_id, toStock(r)]));
+}
+
+/**
+ * Locks the stock rows of the given variants FOR UPDATE, always in variant id order, so two
+ * transactions locking overlapping sets queue instead of deadlocking.
+ */
+export async function lockStocks(
+  trx: Trx,
+  variantIds: readonly string[],
+): Promise<Map<string, Stock>> {
+  if (variantIds.length === 0) return new Map();
+  const rows = await trx
+    .selectFrom("stock")
+    .selectAll()
+    .where("variant_id", "in", [...variantIds])
+    .orderBy("variant_id")
+    .forUpdate()
+    .execute();
+  return new Map(rows.map((r) => [r.variant_id, toStock(r)]));
+}
+
+/** A change to one stock row's counts, in units. */
+export interface StockDelta {
+  variantId: string;
+  onHand: number;
+  reserved: number;
+  committed: number;
+}
+
+/**
+ * Applies count changes to locked stock rows in one statement and returns the rows after it.
+ * A change that would break the CHECK constraints fails the statement (and the transaction).
+ */
+export async function applyStockDeltas(
+  trx: Trx,
+  deltas: readonly StockDelta[],
+): Promise<Map<string, Stock>> {
+  if (deltas.length === 0) return new Map();
+  const { rows } = await sql<Selectable<StockTable>>`
+    UPDATE stock s SET
+      on_hand = s.on_hand + d.on_hand,
+      reserved = s.reserved + d.reserved,
+      committed = s.committed + d.committed,
+      updated_at = now()
+    FROM unnest(${deltas.map((d) => d.variantId)}::uuid[], ${deltas.map((d) => d.onHand)}::int[],
+                ${deltas.map((d) => d.reserved)}::int[], ${deltas.map((d) => d.committed)}::int[])
+      AS d(variant_id, on_hand, reserved, committed)
+    WHERE s.variant_id = d.variant_id
+    RETURNING s.*`.execute(trx);
+  return new Map(rows.map((r) => [r.variant_id, toStock(r)]));
+}
+
+/** Sets on_hand of a locked row (manual adjustment) and returns the row after it. */
+export async function setOnHand(trx: Trx, variantId: string, onHand: number): Promise<Stock> {
+  const row = await trx
+    .updateTable("stock")
+    .set({ on_hand: onHand, updated_at: sql`now()` })
+    .where("variant_id", "=", variantId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toStock(row);
+}
+
+/** Sets the low-stock threshold; undefined when the variant has no stock row. */
+export async function setThreshold(
+  db: Db,
+  variantId: string,
+  threshold: number,
+): Promise<Stock | undefined> {
+  const row = await db
+    .updateTable("stock")
+    .set({ low_stock_threshold: threshold, updated_at: sql`now()` })
+    .where("variant_id", "=", variantId)
+    .returningAll()
+    .executeTakeFirst();
+  return row && toStock(row);
+}
+
+/** A stock row to start tracking. */
+export interface NewStock {
+  variantId: string;
+  productId: string | null;
+  lowStockThreshold: number;
+}
+
+/** Inserts stock rows at zero for variants not tracked yet; returns the ones it created. */
+export async function insertMissingStock(trx: Trx, rows: readonly NewStock[]): Promise<Stock[]> {
+  if (rows.length === 0) return [];
+  const inserted = await trx
+    .insertInto("stock")
+    .values(
+      [...rows]
+        .sort((a, b) => a.variantId.localeCompare(b.variantId))
+        .map((r) => ({
+          variant_id: r.variantId,
+          product_id: r.productId,
+          on_hand: 0,
+          reserved: 0,
+          committed: 0,
+          low_stock_threshold: r.lowStockThreshold,
+          discontinued_at: null,
+        })),
+    )
+    .onConflict((oc) => oc.column("variant_id").doNothing())
+    .returningAll()
+    .execute();
+  return inserted.map(toStock);
+}
+
+/** Marks variants discontinued: they keep their history but can no longer be reserved. */
+export async function discontinueStock(trx: Trx, variantIds: readonly string[]): Promise<void> {
+  if (variantIds.length === 0) return;
+  await trx
+    .updateTable("stock")
+    .set({ discontinued_at: sql`coalesce(discontinued_at, now())`, updated_at: sql`now()` })
+    .where("variant_id", "in", [...variantIds])
+    .execute();
+}
+
+type ReservationRow = Selectable<ReservationTable> & { lines: Line[] | null };
+
+function reservationQuery(db: Db) {
+  return db
+    .selectFrom("reservations as r")
+    .selectAll("r")
+    .select(
+      sql<Line[]>`(SELECT coalesce(json_agg(json_build_object('variantId', l.variant_id,
+      'quantity', l.quantity) ORDER BY l.variant_id), '[]') FROM reservation_lines l
+      WHERE l.reservation_id = r.id)`.as("lines"),
+    );
+}
+
+function toReservation(row: ReservationRow): Reservation {
+  return {
+    id: row.id,
+    orderId: row.order_id,
+    lines: row.lines ?? [],
+    status: row.status,
+    expiresAt: row.expires_at,
+    shortages: row.shortages,
+    releaseReason: row.release_reason,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The order's reservation; `lock` takes its row FOR UPDATE (transitions). */
+export async function findReservationByOrder(
+  db: Db,
+  orderId: string,
+  lock = false,
+): Promise<Reservation | undefined> {
+  let query = reservationQuery(db).where("r.order_id", "=", orderId);
+  if (lock) query = query.forUpdate("r");
+  const row = await query.executeTakeFirst();
+  return row && toReservation(row);
+}
+
+/** A reservation by id. */
+export async function findReservation(db: Db, id: string): Promise<Reservation | undefined> {
+  const row = await reservationQuery(db).where("r.id", "=", id).executeTakeFirst();
+  return row && toReservation(row);
+}
+
+/**
+ * Inserts a new reservation with its lines, unless the order already has one (a concurrent
+ * duplicate call won the unique key); returns false then, and the caller rolls back.
+ */
+export async function insertReservation(trx: Trx, r: Reservation): Promise<boolean> {
+  const inserted = await trx
+    .insertInto("reservations")
+    .values({
+      id: r.id,
+      order_id: r.orderId,
+      status: r.status,
+      expires_at: r.expiresAt,
+      release_reason: r.releaseReason,
+      shortages: JSON.stringify(r.shortages),
+      created_at: r.createdAt,
+      updated_at: r.updatedAt,
+    })
+    .onConflict((oc) => oc.column("order_id").doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  if (!inserted) return false;
+  await trx
+    .insertInto("reservation_lines")
+    .values(
+      r.lines.map((l) => ({ reservation_id: r.id, variant_id: l.variantId, quantity: l.quantity })),
+    )
+    .execute();
+  return true;
+}
+
+/** Saves a reservation's new status. */
+export async function updateReservation(trx: Trx, r: Reservation): Promise<void> {
+  await trx
+    .updateTable("reservations")
+    .set({ status: r.status, release_reason: r.releaseReason, updated_at: r.updatedAt })
+    .where("id", "=", r.id)
+    .execute();
+}
+
+/**
+ * Locks the order ids of up to `limit` RESERVED reservations past their expiry, skipping rows
+ * another sweeper (or a commit) holds, so replicas can sweep side by side.
+ */
+export async function lockExpiredOrderIds(trx: Trx, now: Date, limit: number): Promise<string[]> {
+  const rows = await trx
+    .selectFrom("reservations")
+    .select("order_id")
+    .where("status", "=", "RESERVED")
+    .where("expires_at", "<=", now)
+    .orderBy("expires_at")
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  return rows.map((r) => r.order_id);
+}
+
+/** The adjustment recorded under an idempotency key, if any. */
+export async function findAdjustmentByKey(
+  db: Db,
+  key: string,
+): Promise<AdjustmentRecord | undefined> {
+  const row = await db
+    .selectFrom("adjustments")
+    .selectAll()
+    .where("idempotency_key", "=", key)
+    .executeTakeFirst();
+  return row && toAdjustment(row);
+}
+
+/** Appends an audit entry; false when the idempotency key was taken by a concurrent call. */
+export async function insertAdjustment(
+  trx: Trx,
+  a: Omit<AdjustmentRecord, "createdAt">,
+): Promise<AdjustmentRecord | undefined> {
+  const row = await trx
+    .insertInto("adjustments")
+    .values({
+      id: a.id,
+      variant_id: a.variantId,
+      delta: a.delta,
+      on_hand_before: a.onHandBefore,
+      on_hand_after: a.onHandAfter,
+      reason: a.reason,
+      note: a.note,
+      actor_user_id: a.actorUserId,
+      idempotency_key: a.idempotencyKey,
+      // Set here, at millisecond precision, so a page cursor built from it compares exactly.
+      created_at: new Date(),
+    })
+    .onConflict((oc) => oc.column("idempotency_key").doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  return row && toAdjustment(row);
+}
+
+/** Keyset position in the audit trail (newest first). */
+export interface AdjustmentCursor {
+  createdAt: Date;
+  id: string;
+}
+
+/** One page of the audit trail, newest first; fetches one extra row to know if more follow. */
+export async function listAdjustments(
+  db: Db,
+  filter: { variantId?: string; reason?: string; after?: AdjustmentCursor; limit: number },
+): Promise<AdjustmentRecord[]> {
+  let query = db.selectFrom("adjustments").selectAll();
+  if (filter.variantId) query = query.where("variant_id", "=", filter.variantId);
+  if (filter.reason) query = query.where("reason", "=", filter.reason);
+  if (filter.after) {
+    const { createdAt, id } = filter.after;
+    query = query.where(sql<boolean>`(created_at, id) < (${createdAt}, ${id}::uuid)`);
+  }
+  const rows = await query
+    .orderBy("created_at", "desc")
+    .orderBy("id", "desc")
+    .limit(filter.limit)
+    .execute();
+  return rows.map(toAdjustment);
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { fileURLToPath } from "node:url";
+import { InventoryService } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
+import { createDb, dropDatabase, ensureDatabase } from "@shopmesh/platform/db";
+import { type Client, closeClients, createClient } from "@shopmesh/platform/grpc-client";
+import { createLogger } from "@shopmesh/platform/logger";
+import { runMigrations } from "@shopmesh/platform/migrations";
+import { platformMigrations } from "@shopmesh/platform/platform-migrations";
+import { startService } from "@shopmesh/platform/service";
+import { createTestTokens, type TestTokens } from "@shopmesh/platform/testing/test-tokens";
+import { createEventHandler } from "../src/events.ts";
+import { createInventoryHandlers } from "../src/handlers.ts";
+import { createReservationCommands } from "../src/reservations.ts";
+import { createStockCommands } from "../src/stock-commands.ts";
+import type { InventoryDb } from "../src/store.ts";
+
+/** A running inventory service on a throwaway database, with tokens and a client. */
+export interface InventoryHarness {
+  db: ReturnType<typeof createDb<InventoryDb>>;
+  client: Client<typeof InventoryService>;
+  tokens: TestTokens;
+  reservations: ReturnType<typeof createReservationCommands>;
+  stock: ReturnType<typeof createStockCommands>;
+  handleEvent: ReturnType<typeof createEventHandler>;
+  /** `authorization` metadata of an admin and of a customer. */
+  admin: Awaited<ReturnType<TestTokens["bearer"]>>;
+  customer: Awaited<ReturnType<TestTokens["bearer"]>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the inventory handlers in-process on a fresh database named for this run, so test
+ * files and engineers sharing the Postgres server never see each other's rows.
+ */
+export async function startInventory(
+  options: { now?: () => Date } = {},
+): Promise<InventoryHarness> {
+  const name = `shopmesh_inventory_test_${process.pid}_${randomBytes(4).toString("hex")}`;
+  const logger = createLogger("inventory-test", process.env.TEST_LOG_LEVEL ?? "silent");
+  const connection = await ensureDatabase(name, { role: "postgres" });
+  const db = createDb<InventoryDb>({ ...connection, poolSize: 20 });
+  await runMigrations(db as never, {
+    migrations: platformMigrations,
+    folder: fileURLToPath(new URL("../src/migrations", import.meta.url)),
+  });
+  const reservations = createReservationCommands({
+    db,
+    defaultTtlMs: 15 * 60_000,
+    ...(options.now ? { now: options.now } : {}),
+  });
+  const stock = createStockCommands({ db, defaultLowStockThreshold: 5 });
+  const tokens = await createTestTokens();
+  const service = await startService({
+    name: "inventory",
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    handleSignals: false,
+    authenticate: tokens.authenticator(),
+    services: [[InventoryService, createInventoryHandlers({ db, reservations, stock })]] as const,
+  });
+  const client = createClient(InventoryService, `127.0.0.1:${service.port}`, {
+    timeoutMs: 30_000,
+    breaker: false,
+  });
+  const admin = tokens.bearer(
+    await tokens.sign({
+      sub: "0190a000-0000-7000-8000-00000000a001",
+      roles: ["customer", "admin"],
+    }),
+  );
+  const customer = tokens.bearer(
+    await tokens.sign({ sub: "0190a000-0000-7000-8000-00000000c001" }),
+  );
+  return {
+    db,
+    client,
+    tokens,
+    reservations,
+    stock,
+    handleEvent: createEventHandler({ db, reservations, stock, logger }),
+    admin,
+    customer,
+    async close() {
+      await service.stop();
+      closeClients();
+      await db.destroy();
+      await dropDatabase(name);
+    },
+  };
+}
