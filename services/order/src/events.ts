@@ -1,0 +1,324 @@
+import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  InventoryCommittedSchema,
+  InventoryReleasedSchema,
+  InventoryReservationFailedSchema,
+  InventoryReservedSchema,
+} from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
+import {
+  OrderCancelledSchema,
+  OrderConfirmedSchema,
+  OrderDeliveredSchema,
+  OrderPlacedSchema,
+  OrderShippedSchema,
+} from "@shopmesh/gen/shopmesh/events/v1/order_events_pb.js";
+import {
+  PaymentFailedSchema,
+  PaymentRefundedSchema,
+  PaymentSuccessfulSchema,
+} from "@shopmesh/gen/shopmesh/events/v1/payment_events_pb.js";
+import {
+  ShipmentCreatedSchema,
+  ShipmentStatusUpdatedSchema,
+} from "@shopmesh/gen/shopmesh/events/v1/shipping_events_pb.js";
+import { ReleaseReason } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
+import { DeclineCode } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js";
+import { ShipmentStatus } from "@shopmesh/gen/shopmesh/shipping/v1/shipping_pb.js";
+import {
+  type EventEnvelope,
+  type NewEvent,
+  unpackPayload,
+} from "@shopmesh/platform/event-envelope";
+import { handleOnce } from "@shopmesh/platform/inbox";
+import type { Kafka } from "@shopmesh/platform/kafka";
+import { type RunningConsumer, startConsumer } from "@shopmesh/platform/kafka-consumer";
+import type { Logger } from "@shopmesh/platform/logger";
+import { InvalidTransitionError, type Order } from "./domain/order.ts";
+import * as saga from "./domain/transitions.ts";
+import {
+  fromProtoMoney,
+  toProtoItem,
+  toProtoPayment,
+  toProtoReason,
+  toProtoShipment,
+  toProtoStatus,
+  toProtoTotals,
+} from "./proto-mapping.ts";
+import { shipmentSummary } from "./saga/steps.ts";
+import type { OrderStore } from "./store.ts";
+
+/** Topic the order service publishes to. */
+export const ORDERS_TOPIC = "orders";
+/** Topics the order service consumes: the saga participants' streams. */
+export const CONSUMED_TOPICS = ["inventory", "payments", "shipments"] as const;
+
+/** Builds the outbox events for the domain events of a transition, payloads from the order. */
+export function orderEvents(order: Order, t: saga.Transition): NewEvent[] {
+  const base = {
+    topic: ORDERS_TOPIC,
+    aggregateType: "order",
+    aggregateId: order.id,
+    producer: "order",
+  };
+  const common = {
+    orderId: order.id,
+    userId: order.userId,
+    items: order.items.map(toProtoItem),
+  };
+  return t.events.map((type): NewEvent => {
+    switch (type) {
+      case "order.placed":
+        return {
+          ...base,
+          eventType: type,
+          payloadSchema: OrderPlacedSchema,
+          payload: create(OrderPlacedSchema, {
+            ...common,
+            totals: toProtoTotals(order.totals),
+            currencyCode: order.currencyCode,
+            shippingAddress: order.shippingAddress,
+            serviceLevel: order.serviceLevel,
+            carrierCode: order.carrierCode,
+            placedAt: timestampFromDate(order.createdAt),
+          }),
+        };
+      case "order.confirmed":
+        return {
+          ...base,
+          eventType: type,
+          payloadSchema: OrderConfirmedSchema,
+          payload: create(OrderConfirmedSchema, {
+            ...common,
+            totals: toProtoTotals(order.totals),
+            currencyCode: order.currencyCode,
+            shippingAddress: order.shippingAddress,
+            serviceLevel: order.serviceLevel,
+            carrierCode: order.carrierCode,
+            ...(order.payment ? { payment: toProtoPayment(order.payment) } : {}),
+            confirmedAt: timestampFromDate(order.updatedAt),
+          }),
+        };
+      case "order.cancelled": {
+        const c = order.cancellation!;
+        return {
+          ...base,
+          eventType: type,
+          payloadSchema: OrderCancelledSchema,
+          payload: create(OrderCancelledSchema, {
+            ...common,
+            reason: toProtoReason(c.reason),
+            detail: c.detail,
+            previousStatus: toProtoStatus(c.previousStatus),
+            paymentState: PaymentStateNumber[order.paymentState],
+            totals: toProtoTotals(order.totals),
+            currencyCode: order.currencyCode,
+            cancelledByUserId: c.cancelledByUserId,
+            cancelledAt: timestampFromDate(c.cancelledAt),
+          }),
+        };
+      }
+      case "order.shipped":
+        return {
+          ...base,
+          eventType: type,
+          payloadSchema: OrderShippedSchema,
+          payload: create(OrderShippedSchema, {
+            ...common,
+            ...(order.shipment ? { shipment: toProtoShipment(order.shipment) } : {}),
+            shippingAddress: order.shippingAddress,
+            shippedAt: timestampFromDate(order.shipment?.shippedAt ?? order.updatedAt),
+          }),
+        };
+      case "order.delivered":
+        return {
+          ...base,
+          eventType: type,
+          payloadSchema: OrderDeliveredSchema,
+          payload: create(OrderDeliveredSchema, {
+            ...common,
+            ...(order.shipment ? { shipment: toProtoShipment(order.shipment) } : {}),
+            deliveredAt: timestampFromDate(order.shipment?.deliveredAt ?? order.updatedAt),
+          }),
+        };
+      default:
+        throw new Error(`no payload for order event ${String(type satisfies never)}`);
+    }
+  });
+}
+
+const PaymentStateNumber = {
+  NOT_CHARGED: 1,
+  CHARGED: 2,
+  FAILED: 3,
+  REFUND_PENDING: 4,
+  REFUNDED: 5,
+} as const;
+
+/** What an event means for an order: which order, and the transition to apply. */
+interface EventEffect {
+  orderId: string;
+  change: (order: Order) => saga.Transition;
+}
+
+/**
+ * Translates a saga participant's event into a domain transition. Unknown event types (stock
+ * level crossings, ...) return undefined and are acknowledged untouched.
+ */
+export function effectOf(
+  envelope: EventEnvelope,
+  paymentDeadline: () => Date,
+): EventEffect | undefined {
+  const at = new Date();
+  switch (envelope.eventType) {
+    case "inventory.reserved": {
+      const e = unpackPayload(envelope, InventoryReservedSchema);
+      return {
+        orderId: e.orderId,
+        change: (o) =>
+          saga.markStockReserved(o, {
+            reservationId: e.reservationId,
+            at,
+            paymentDeadlineAt: paymentDeadline(),
+          }),
+      };
+    }
+    case "inventory.reservation_failed": {
+      const e = unpackPayload(envelope, InventoryReservationFailedSchema);
+      const detail = e.shortages
+        .map((s) => `${s.variantId}: ${s.available} of ${s.requested} available`)
+        .join("; ");
+      return { orderId: e.orderId, change: (o) => saga.markOutOfStock(o, { detail, at }) };
+    }
+    case "inventory.released": {
+      const e = unpackPayload(envelope, InventoryReleasedSchema);
+      const detail =
+        e.reason === ReleaseReason.EXPIRED ? "reservation expired" : "reservation released";
+      return {
+        orderId: e.orderId,
+        change: (o) =>
+          o.status === "CANCELLED"
+            ? saga.markStockReleased(o)
+            : saga.markReservationLost(o, { detail, at }),
+      };
+    }
+    case "inventory.committed": {
+      const e = unpackPayload(envelope, InventoryCommittedSchema);
+      return {
+        orderId: e.orderId,
+        change: (o) =>
+          o.status === "PAID" ? saga.markConfirmed(o, { at }) : { order: o, events: [] },
+      };
+    }
+    case "payment.successful": {
+      const e = unpackPayload(envelope, PaymentSuccessfulSchema);
+      const payment = {
+        paymentId: e.paymentId,
+        card: e.card,
+        amount: fromProtoMoney(e.amount),
+        refundedAmount: { currencyCode: e.amount?.currencyCode ?? "", amountMinor: 0 },
+      };
+      return { orderId: e.orderId, change: (o) => saga.markPaid(o, { payment, at }) };
+    }
+    case "payment.failed": {
+      const e = unpackPayload(envelope, PaymentFailedSchema);
+      const payment = {
+        paymentId: e.paymentId,
+        card: e.card,
+        amount: fromProtoMoney(e.amount),
+        refundedAmount: { currencyCode: e.amount?.currencyCode ?? "", amountMinor: 0 },
+      };
+      const declineCode = DeclineCode[e.failure?.code ?? 0] ?? "DECLINED";
+      return {
+        orderId: e.orderId,
+        change: (o) => saga.markPaymentDeclined(o, { payment, declineCode, at }),
+      };
+    }
+    case "payment.refunded": {
+      const e = unpackPayload(envelope, PaymentRefundedSchema);
+      return {
+        orderId: e.orderId,
+        change: (o) =>
+          saga.markRefunded(o, {
+            refundedTotalMinor: Number(e.refundedTotal?.amountMinor ?? 0n),
+            at,
+          }),
+      };
+    }
+    case "shipment.created": {
+      const e = unpackPayload(envelope, ShipmentCreatedSchema);
+      const shipment = shipmentSummary({ ...e, id: e.shipmentId, createdAt: e.createdAt });
+      return { orderId: e.orderId, change: (o) => saga.markShipped(o, { shipment, at }) };
+    }
+    case "shipment.status_updated": {
+      const e = unpackPayload(envelope, ShipmentStatusUpdatedSchema);
+      const when = e.at ? new Date(Number(e.at.seconds) * 1000) : at;
+      return {
+        orderId: e.orderId,
+        change: (o) => {
+          if (e.status === ShipmentStatus.DELIVERED)
+            return saga.markDelivered(o, { at: when, status: e.status });
+          if (e.status === ShipmentStatus.CANCELLED) return saga.markShipmentCancelled(o);
+          return saga.updateShipmentStatus(o, {
+            status: e.status,
+            estimatedDeliveryDate: e.estimatedDeliveryDate,
+            at: when,
+          });
+        },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** Dependencies of {@link startOrderConsumer}. */
+export interface OrderConsumerDeps {
+  kafka: Kafka;
+  store: OrderStore;
+  logger: Logger;
+  groupId: string;
+  fromBeginning: boolean;
+  paymentDeadline: () => Date;
+  /** Called after an event changed an order, so the saga continues without waiting a sweep. */
+  onChanged: (orderId: string) => void;
+}
+
+/**
+ * Consumes inventory.*, payment.* and shipment.* and applies them to orders, each at most once
+ * (inbox). The saga's own RPC answers normally get there first, so most events are confirmed
+ * no-ops; they matter for what only events carry: a charge that succeeded after the saga gave
+ * up, deliveries, expiries. Events about orders this database does not hold are acknowledged.
+ */
+export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<RunningConsumer> {
+  const { store, logger } = deps;
+  return startConsumer({
+    kafka: deps.kafka,
+    groupId: deps.groupId,
+    topics: CONSUMED_TOPICS,
+    logger,
+    fromBeginning: deps.fromBeginning,
+    partitionsConsumedConcurrently: 3,
+    handler: async ({ envelope }) => {
+      const effect = effectOf(envelope, deps.paymentDeadline);
+      if (!effect || !(await store.get(effect.orderId))) return;
+      try {
+        const result = await handleOnce(store.db, deps.groupId, envelope.eventId, (trx) =>
+          store.apply(effect.orderId, effect.change, {
+            trx,
+            wake: true,
+          }),
+        );
+        if (result.applied) deps.onChanged(effect.orderId);
+      } catch (err) {
+        // An event that does not fit the order (e.g. a decline for an order already past
+        // payment) is a no-op by design; the saga's own calls drive the order forward.
+        if (!(err instanceof InvalidTransitionError)) throw err;
+        logger.warn(
+          { err, eventType: envelope.eventType, eventId: envelope.eventId },
+          "event ignored: it does not fit the order's state",
+        );
+      }
+    },
+  });
+}

@@ -1,0 +1,168 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "@shopmesh/platform/logger";
+import { requestContext } from "@shopmesh/platform/logger";
+import { nextStepKind } from "../domain/transitions.ts";
+import type { OrderStore } from "../store.ts";
+import { BEFORE_CALL, runStep, type SagaClients } from "./steps.ts";
+
+/** Settings of {@link createSagaWorker}. */
+export interface SagaWorkerOptions {
+  store: OrderStore;
+  clients: SagaClients;
+  logger: Logger;
+  /** Orders advanced at once. */
+  concurrency: number;
+  /** How often due orders are looked for. */
+  sweepIntervalMs: number;
+  /** How long a claimed order belongs to this worker before another may resume it. */
+  leaseMs: number;
+  reservationTtlSeconds: number;
+  paymentStepTimeoutMs: number;
+  /** Longest wait between retries of a failing step. Default 30 s. */
+  maxBackoffMs?: number;
+}
+
+/** The saga worker of one process. */
+export interface SagaWorker {
+  /** Advances an order now (after PlaceOrder, CancelOrder or an event), if nobody else holds it. */
+  kick(orderId: string): void;
+  /** Stops sweeping and waits (bounded) for the orders in hand. */
+  stop(): Promise<void>;
+}
+
+// One order is advanced through at most this many steps per claim, then handed back to the
+// sweeper, so a misbehaving order cannot monopolise a slot.
+const MAX_STEPS_PER_CLAIM = 12;
+
+/**
+ * Starts the checkout saga's orchestrator: a durable worker driven only by order rows. Each
+ * order carries `next_attempt_at`; the sweeper claims due orders with a lease (SKIP LOCKED, so
+ * replicas share the work), decides the next step from the persisted state, runs the step's
+ * idempotent call and applies the answer under the row lock together with its outbox events.
+ * A crash loses nothing: the lease lapses and any worker resumes the order from its row.
+ */
+export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
+  const { store, clients, logger } = options;
+  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
+  const inFlight = new Map<string, Promise<void>>();
+  let stopping = false;
+  let wake: (() => void) | undefined;
+
+  const paymentDeadline = () => new Date(Date.now() + options.paymentStepTimeoutMs);
+  const leaseEnd = () => new Date(Date.now() + options.leaseMs);
+  const backoff = (attempts: number) => {
+    const base = Math.min(maxBackoffMs, 200 * 2 ** Math.min(attempts, 16));
+    return base / 2 + Math.random() * (base / 2);
+  };
+
+  async function advance(orderId: string): Promise<void> {
+    for (let i = 0; i < MAX_STEPS_PER_CLAIM && !stopping; i++) {
+      const stored = await store.get(orderId);
+      if (!stored) return;
+      const kind = nextStepKind(stored.order);
+      if (kind === "wait") {
+        await store.apply(orderId, (o) => ({ order: o, events: [] }), {
+          schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+        });
+        return;
+      }
+      const before = BEFORE_CALL[kind];
+      if (before) await store.apply(orderId, before, { schedule: leaseEnd });
+      try {
+        const change = await runStep(
+          kind,
+          {
+            order: stored.order,
+            paymentToken: stored.paymentToken,
+            attempts: stored.attempts,
+            reservationTtlSeconds: options.reservationTtlSeconds,
+            paymentDeadline,
+          },
+          clients,
+        );
+        // Keep the lease while this worker continues; null once only an event can move it.
+        await store.apply(orderId, change, {
+          schedule: (o) => (nextStepKind(o) === "wait" ? null : leaseEnd()),
+        });
+      } catch (err) {
+        const attempts = stored.attempts + 1;
+        const retryAt = new Date(Date.now() + backoff(attempts));
+        // A step deadline may fall before the retry: wake up for it then.
+        const deadline = stored.order.saga.stepDeadlineAt;
+        const at = deadline && deadline > new Date() && deadline < retryAt ? deadline : retryAt;
+        logger.warn({ err, orderId, step: kind, attempts }, "saga step failed; retrying later");
+        await store.retryLater(orderId, at, attempts, `${kind}: ${(err as Error).message}`);
+        return;
+      }
+    }
+    // Steps left but this claim's budget is spent: make it due for the next sweep.
+    await store.apply(orderId, (o) => ({ order: o, events: [] }), {
+      schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+    });
+  }
+
+  function start(orderId: string) {
+    if (inFlight.has(orderId)) return;
+    // Outside the triggering request's context: its deadline must not bound the saga's calls.
+    const run = requestContext
+      .run({ correlationId: orderId }, () => advance(orderId))
+      .catch((err) =>
+        logger.error(
+          { err, orderId },
+          "saga worker failed on an order; the sweeper will resume it",
+        ),
+      )
+      .finally(() => {
+        inFlight.delete(orderId);
+        wake?.();
+      });
+    inFlight.set(orderId, run);
+  }
+
+  async function sweep() {
+    while (!stopping) {
+      try {
+        const free = options.concurrency - inFlight.size;
+        if (free > 0) {
+          const ids = await store.claimDue(free, options.leaseMs);
+          for (const id of ids) start(id);
+        }
+      } catch (err) {
+        logger.warn({ err }, "saga sweep failed; trying again");
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, options.sweepIntervalMs);
+        function done() {
+          clearTimeout(timer);
+          wake = undefined;
+          resolve();
+        }
+        wake = done;
+      });
+    }
+  }
+
+  const sweeping = sweep();
+  logger.info(
+    { concurrency: options.concurrency, leaseMs: options.leaseMs },
+    "saga worker started",
+  );
+
+  return {
+    kick(orderId) {
+      if (stopping || inFlight.has(orderId) || inFlight.size >= options.concurrency) return;
+      store
+        .claim(orderId, options.leaseMs)
+        .then((claimed) => {
+          if (claimed) start(orderId);
+        })
+        .catch((err) => logger.warn({ err, orderId }, "could not claim order; the sweeper will"));
+    },
+    async stop() {
+      stopping = true;
+      wake?.();
+      await Promise.race([Promise.allSettled([sweeping, ...inFlight.values()]), sleep(10_000)]);
+      logger.info("saga worker stopped");
+    },
+  };
+}
