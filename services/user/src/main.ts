@@ -1,0 +1,4 @@
+import { loadUserConfig } from "./config.ts";
+import { startUserService } from "./server.ts";
+
+await startUserService(loadUserConfig());
