@@ -59,8 +59,11 @@ export async function handleBatchOnce<DB extends PlatformTables, T>(
  * Deletes inbox rows older than `olderThan` and returns how many went. Keep rows at least as
  * long as Kafka keeps the topics consumed, or a replay after the purge would apply effects twice.
  */
-export async function purgeInbox(db: Kysely<PlatformTables>, olderThan: Date): Promise<number> {
-  const result = await db
+export async function purgeInbox<DB extends PlatformTables>(
+  db: Kysely<DB>,
+  olderThan: Date,
+): Promise<number> {
+  const result = await (db as unknown as Kysely<PlatformTables>)
     .deleteFrom("inbox")
     .where("processed_at", "<", olderThan)
     .executeTakeFirst();

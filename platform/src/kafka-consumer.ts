@@ -1,0 +1,265 @@
+import { context } from "@opentelemetry/api";
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
+import { Counter, Gauge, type Registry, register } from "prom-client";
+import { decodeEnvelope, EVENT_HEADERS, type EventEnvelope } from "./event-envelope.ts";
+import { headersToStrings } from "./kafka.ts";
+import { type Logger, requestContext } from "./logger.ts";
+import { contextFromTraceparent } from "./telemetry.ts";
+
+/** One decoded event as a consumer sees it. */
+export interface ConsumedEvent {
+  envelope: EventEnvelope;
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | undefined;
+  headers: Record<string, string>;
+}
+
+/** Options of `startConsumer`; give exactly one of `handler` and `batchHandler`. */
+export interface ConsumerOptions {
+  kafka: Kafka;
+  groupId: string;
+  topics: readonly string[];
+  /** Applies one event; throwing means "not applied", and the event is retried. */
+  handler?: (event: ConsumedEvent) => Promise<void>;
+  /** Applies one partition's fetched events at once, in order; all or nothing. */
+  batchHandler?: (events: ConsumedEvent[]) => Promise<void>;
+  logger: Logger;
+  /** Where a group with no committed offset starts; true (the default) misses nothing. */
+  fromBeginning?: boolean;
+  /** Partitions processed in parallel; order is kept within each partition. */
+  partitionsConsumedConcurrently?: number;
+  /** In-place attempts before the partition is paused (default 5). */
+  attempts?: number;
+  /** First retry delay, doubled per attempt up to `maxRetryDelayMs` (defaults 100 / 5000). */
+  retryDelayMs?: number;
+  maxRetryDelayMs?: number;
+  /** How long a partition stays paused after its attempts ran out (default 30 s). */
+  pauseMs?: number;
+  sessionTimeoutMs?: number;
+  registry?: Registry;
+}
+
+/** A running consumer; `stop()` finishes the event in hand, commits, and leaves the group. */
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+interface ConsumerMetrics {
+  events: Counter<"group" | "topic" | "outcome">;
+  paused: Gauge<"group">;
+}
+const metricsByRegistry = new WeakMap<Registry, ConsumerMetrics>();
+
+function consumerMetrics(registry: Registry): ConsumerMetrics {
+  let m = metricsByRegistry.get(registry);
+  if (!m) {
+    m = {
+      events: new Counter({
+        name: "kafka_consumer_events_total",
+        help: "Events handled by Kafka consumers, by outcome: ok, retried, undecodable.",
+        labelNames: ["group", "topic", "outcome"],
+        registers: [registry],
+      }),
+      paused: new Gauge({
+        name: "kafka_consumer_paused_partitions",
+        help: "Partitions paused because their handler kept failing.",
+        labelNames: ["group"],
+        registers: [registry],
+      }),
+    };
+    metricsByRegistry.set(registry, m);
+  }
+  return m;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts a consumer-group member that decodes each record's EventEnvelope and runs the handler
+ * inside `requestContext` (the event's correlation id) and the producer's trace context.
+ *
+ * Offsets move only past events whose handler succeeded, so a crash redelivers (handlers
+ * dedupe through the inbox). A failing handler is retried in place with exponential backoff;
+ * when the attempts run out, that partition is paused for `pauseMs` and then re-fetched from
+ * the failed event, while other partitions keep flowing: one bad event never crashes the
+ * process or skips ahead. A record that is not an envelope can never succeed; it is logged
+ * and skipped. kafkajs restarts the member after retriable crashes; this restarts it after
+ * the others too.
+ */
+export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
+  if (!options.handler === !options.batchHandler) {
+    throw new Error("startConsumer needs exactly one of handler and batchHandler");
+  }
+  const { kafka, groupId, logger } = options;
+  const metrics = consumerMetrics(options.registry ?? register);
+  const attempts = options.attempts ?? 5;
+  const firstDelay = options.retryDelayMs ?? 100;
+  const maxDelay = options.maxRetryDelayMs ?? 5_000;
+  const pauseMs = options.pauseMs ?? 30_000;
+  const resumeTimers = new Set<NodeJS.Timeout>();
+  let stopped = false;
+  let consumer: Consumer | undefined;
+  let relaunch: NodeJS.Timeout | undefined;
+
+  const decode = (topic: string, partition: number, message: KafkaMessage) => {
+    try {
+      return {
+        envelope: decodeEnvelope(message.value ?? new Uint8Array()),
+        topic,
+        partition,
+        offset: message.offset,
+        key: message.key?.toString(),
+        headers: headersToStrings(message.headers),
+      } satisfies ConsumedEvent;
+    } catch (err) {
+      metrics.events.inc({ group: groupId, topic, outcome: "undecodable" });
+      logger.error(
+        { err, topic, partition, offset: message.offset },
+        "skipping a record that is not an EventEnvelope",
+      );
+      return undefined;
+    }
+  };
+
+  const runInContext = (events: ConsumedEvent[], fn: () => Promise<void>) => {
+    const first = events.length === 1 ? events[0] : undefined;
+    const correlationId =
+      first?.envelope.correlationId || first?.headers[EVENT_HEADERS.correlationId];
+    const ctx = contextFromTraceparent(
+      first?.headers[EVENT_HEADERS.traceparent],
+      undefined,
+      context.active(),
+    );
+    return context.with(ctx, () =>
+      requestContext.run({ correlationId, requestId: first?.envelope.eventId }, fn),
+    );
+  };
+
+  /** Runs `fn` with retries; false when every attempt failed or the consumer is stopping. */
+  const withRetries = async (
+    payload: EachBatchPayload,
+    events: ConsumedEvent[],
+    fn: () => Promise<void>,
+  ) => {
+    const { topic, partition } = payload.batch;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runInContext(events, fn);
+        return true;
+      } catch (err) {
+        metrics.events.inc({ group: groupId, topic, outcome: "retried" });
+        const offset = events[0]?.offset;
+        if (attempt >= attempts || !payload.isRunning() || stopped) {
+          logger.error(
+            { err, topic, partition, offset, attempt },
+            "event handler keeps failing; pausing the partition",
+          );
+          return false;
+        }
+        logger.warn({ err, topic, partition, offset, attempt }, "event handler failed; retrying");
+        await sleep(Math.min(maxDelay, firstDelay * 2 ** (attempt - 1)));
+        await payload.heartbeat();
+      }
+    }
+  };
+
+  const pausePartition = (payload: EachBatchPayload) => {
+    const resume = payload.pause();
+    metrics.paused.inc({ group: groupId });
+    const timer = setTimeout(() => {
+      resumeTimers.delete(timer);
+      metrics.paused.dec({ group: groupId });
+      resume();
+    }, pauseMs);
+    resumeTimers.add(timer);
+  };
+
+  const eachBatch = async (payload: EachBatchPayload) => {
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
+    if (options.batchHandler) {
+      const events = batch.messages.flatMap((m) => decode(batch.topic, batch.partition, m) ?? []);
+      const handler = options.batchHandler;
+      if (events.length > 0 && !(await withRetries(payload, events, () => handler(events)))) {
+        pausePartition(payload);
+        return;
+      }
+      metrics.events.inc({ group: groupId, topic: batch.topic, outcome: "ok" }, events.length);
+      resolveOffset(batch.lastOffset());
+      await heartbeat();
+      return;
+    }
+    const handler = options.handler!;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || stopped) break;
+      const event = decode(batch.topic, batch.partition, message);
+      if (event && !(await withRetries(payload, [event], () => handler(event)))) {
+        pausePartition(payload);
+        break;
+      }
+      if (event) metrics.events.inc({ group: groupId, topic: batch.topic, outcome: "ok" });
+      resolveOffset(message.offset);
+      await heartbeat();
+    }
+  };
+
+  const launch = async () => {
+    const member = kafka.consumer({
+      groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: 3_000,
+      retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 10 },
+    });
+    member.on(member.events.CRASH, ({ payload }) => {
+      if (payload.restart || stopped) return;
+      logger.error({ err: payload.error, groupId }, "consumer crashed; starting a new member");
+      void member.disconnect().catch(() => {});
+      scheduleLaunch(1);
+    });
+    consumer = member;
+    await member.connect();
+    await member.subscribe({
+      topics: [...options.topics],
+      fromBeginning: options.fromBeginning ?? true,
+    });
+    await member.run({
+      eachBatchAutoResolve: false,
+      autoCommit: true,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
+      eachBatch,
+    });
+  };
+
+  /** Starts a replacement member after a fatal crash, retrying until Kafka takes it. */
+  const scheduleLaunch = (attempt: number) => {
+    relaunch = setTimeout(
+      () => {
+        if (stopped) return;
+        launch().catch((err) => {
+          logger.warn({ err, groupId, attempt }, "consumer restart failed; trying again");
+          void consumer?.disconnect().catch(() => {});
+          scheduleLaunch(attempt + 1);
+        });
+      },
+      Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)),
+    );
+  };
+
+  await launch();
+  logger.info({ groupId, topics: options.topics }, "consumer started");
+
+  return {
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearTimeout(relaunch);
+      for (const timer of resumeTimers) clearTimeout(timer);
+      metrics.paused.dec({ group: groupId }, resumeTimers.size);
+      // stop() waits for the batch in hand; kafkajs commits the resolved offsets after it.
+      await consumer?.stop();
+      await consumer?.disconnect();
+      logger.info({ groupId }, "consumer stopped");
+    },
+  };
+}

@@ -1,0 +1,166 @@
+import {
+  CompressionTypes,
+  type IHeaders,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Message,
+  Partitioners,
+  type Producer,
+  type RetryOptions,
+} from "kafkajs";
+import type { Logger } from "./logger.ts";
+
+export type { Kafka, Producer };
+
+/** Options of `createKafka`. */
+export interface KafkaOptions {
+  /** Shown in broker logs and quotas; use the service name. */
+  clientId: string;
+  /** "host:port,host:port" or a list; defaults to the KAFKA_BROKERS environment variable. */
+  brokers?: string | readonly string[];
+  logger?: Logger;
+  /** kafkajs' own retry policy for requests (metadata, produce, fetch). */
+  retry?: RetryOptions;
+  connectionTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
+/** Splits a KAFKA_BROKERS style list; throws when none is configured, naming the variable. */
+export function parseBrokers(brokers: string | readonly string[] | undefined): string[] {
+  const list = (typeof brokers === "string" ? brokers.split(",") : (brokers ?? []))
+    .map((b) => b.trim())
+    .filter(Boolean);
+  if (list.length === 0) {
+    throw new Error("no Kafka brokers configured: set KAFKA_BROKERS, e.g. 127.0.0.1:9092");
+  }
+  return list;
+}
+
+const pinoLevel = {
+  [logLevel.ERROR]: "error",
+  [logLevel.WARN]: "warn",
+  [logLevel.INFO]: "info",
+  [logLevel.DEBUG]: "debug",
+  [logLevel.NOTHING]: "silent",
+} as const;
+
+/**
+ * Creates the kafkajs client of one service, logging through the service's pino logger (WARN
+ * and above: kafkajs' INFO lines narrate every group join).
+ */
+export function createKafka(options: KafkaOptions): Kafka {
+  const { logger } = options;
+  const config: KafkaConfig = {
+    clientId: options.clientId,
+    brokers: parseBrokers(options.brokers ?? process.env.KAFKA_BROKERS),
+    connectionTimeout: options.connectionTimeoutMs ?? 3_000,
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    retry: options.retry ?? { initialRetryTime: 200, maxRetryTime: 5_000, retries: 8 },
+    logLevel: logger ? logLevel.WARN : logLevel.NOTHING,
+    logCreator:
+      () =>
+      ({ namespace, level, log }) => {
+        if (!logger) return;
+        const { message, timestamp: _t, logger: _l, ...fields } = log;
+        const method = pinoLevel[level as keyof typeof pinoLevel] ?? "info";
+        if (method !== "silent") logger[method]({ kafkajs: namespace, ...fields }, message);
+      },
+  };
+  return new Kafka(config);
+}
+
+/** Options of `createIdempotentProducer`. */
+export interface ProducerOptions {
+  /** Let the broker create unknown topics; off so a typo fails instead of making a topic. */
+  allowAutoTopicCreation?: boolean;
+}
+
+/**
+ * Creates an idempotent producer: the broker drops retried duplicates within one producer
+ * session, and with one request in flight per broker a retry cannot overtake a later batch,
+ * so per-partition order holds across retries. kafkajs then retries retriable errors without
+ * limit (an outage makes `send` wait rather than fail). Partitioning is Java-compatible murmur2
+ * on the key, so other clients agree on an aggregate's partition.
+ */
+export function createIdempotentProducer(kafka: Kafka, options: ProducerOptions = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: options.allowAutoTopicCreation ?? false,
+    createPartitioner: Partitioners.DefaultPartitioner,
+    retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: Number.MAX_SAFE_INTEGER },
+  });
+}
+
+/** The producer settings every send of an idempotent producer must use. */
+export const SEND_OPTIONS = { acks: -1, compression: CompressionTypes.None } as const;
+
+/** A topic a service needs, with the partition count it is created with. */
+export interface TopicSpec {
+  topic: string;
+  numPartitions: number;
+  /** Defaults to `ensureTopics`' replicationFactor. */
+  replicationFactor?: number;
+  /** Topic configs, e.g. `{ "retention.ms": "604800000" }`. */
+  config?: Record<string, string>;
+}
+
+/**
+ * Creates the topics that are missing, with their partition counts, and returns their names.
+ * Existing topics are left alone: adding partitions would move keys between partitions and
+ * break per-aggregate order, so a smaller existing count is only logged. Replication defaults
+ * to 1 (one local broker); production passes 3.
+ */
+export async function ensureTopics(
+  kafka: Kafka,
+  topics: readonly TopicSpec[],
+  options: { replicationFactor?: number; logger?: Logger } = {},
+): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t.topic));
+    if (missing.length > 0) {
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((t) => ({
+          topic: t.topic,
+          numPartitions: t.numPartitions,
+          replicationFactor: t.replicationFactor ?? options.replicationFactor ?? 1,
+          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+      options.logger?.info({ topics: missing.map((t) => t.topic) }, "created Kafka topics");
+    }
+    const present = topics.filter((t) => existing.has(t.topic));
+    if (present.length > 0) {
+      const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
+      for (const meta of metadata.topics) {
+        const wanted = present.find((t) => t.topic === meta.name)?.numPartitions ?? 0;
+        if (meta.partitions.length < wanted) {
+          options.logger?.warn(
+            { topic: meta.name, partitions: meta.partitions.length, wanted },
+            "topic has fewer partitions than configured; not changing it (keys would move)",
+          );
+        }
+      }
+    }
+    return missing.map((t) => t.topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Converts kafkajs headers (Buffer, string or repeated) to a plain string map. */
+export function headersToStrings(headers: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) out[name] = first.toString();
+  }
+  return out;
+}
+
+export type { Message as KafkaMessage };

@@ -1,0 +1,91 @@
+import type { DescMessage } from "@bufbuild/protobuf";
+import { type Kysely, sql, type Transaction } from "kysely";
+import { type EncodedEvent, encodeEvent, type NewEvent } from "./event-envelope.ts";
+import type { PlatformTables } from "./platform-migrations.ts";
+
+/** The NOTIFY channel writers signal on and the relay listens to. */
+export const OUTBOX_CHANNEL = "shopmesh_outbox";
+
+/** Where an appended event landed: its publication position and its place in its aggregate. */
+export interface AppendedEvent {
+  eventId: string;
+  /** Outbox row id (bigint as a string): the relay publishes in this order. */
+  id: string;
+  /** 1-based position of the event among its aggregate's events. */
+  seq: number;
+}
+
+/**
+ * Writes events to the outbox inside the caller's transaction, so the state change and its
+ * events commit or roll back together; the relay publishes them after commit.
+ *
+ * Ordering per aggregate: the statement first bumps the aggregate's row in `outbox_sequence`
+ * (INSERT ... ON CONFLICT DO UPDATE). That row lock is held to commit, so a second writer of the
+ * same aggregate waits, and only then takes its outbox id: for one aggregate, id order is
+ * commit order, and the relay publishes in id order. Aggregates are locked in sorted order, so
+ * two calls touching the same aggregates cannot deadlock each other. `pg_notify` in the same
+ * statement wakes the relay, and Postgres delivers it only at commit.
+ *
+ * Several events per call are one round trip; pass them together when a command emits more
+ * than one.
+ */
+export async function appendToOutbox<DB extends PlatformTables>(
+  trx: Transaction<DB>,
+  events: NewEvent<DescMessage> | readonly NewEvent<DescMessage>[],
+): Promise<AppendedEvent[]> {
+  if (!trx.isTransaction) {
+    throw new Error("appendToOutbox needs the transaction that makes the state change");
+  }
+  const list = Array.isArray(events) ? events : [events as NewEvent<DescMessage>];
+  if (list.length === 0) return [];
+  return appendEncoded(trx, list.map(encodeEvent));
+}
+
+/** Appends already encoded events in one statement. */
+async function appendEncoded<DB extends PlatformTables>(
+  trx: Kysely<DB>,
+  events: readonly EncodedEvent[],
+): Promise<AppendedEvent[]> {
+  const col = <K extends keyof EncodedEvent>(key: K) => events.map((e) => e[key] ?? null);
+  const { rows } = await sql<{ id: string; seq: string; event_id: string }>`
+    WITH input AS (
+      SELECT * FROM unnest(
+        ${col("topic")}::text[], ${col("aggregateType")}::text[], ${col("aggregateId")}::text[],
+        ${col("eventId")}::uuid[], ${col("eventType")}::text[], ${col("correlationId")}::text[],
+        ${col("traceparent")}::text[], ${col("envelope")}::bytea[]
+      ) WITH ORDINALITY AS t(topic, aggregate_type, aggregate_id, event_id, event_type,
+                             correlation_id, traceparent, envelope, ord)
+    ),
+    counts AS (
+      SELECT aggregate_type, aggregate_id, count(*) AS n
+      FROM input GROUP BY aggregate_type, aggregate_id
+    ),
+    seqs AS (
+      INSERT INTO outbox_sequence AS s (aggregate_type, aggregate_id, seq)
+      SELECT aggregate_type, aggregate_id, n FROM counts ORDER BY aggregate_type, aggregate_id
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET seq = s.seq + excluded.seq
+      RETURNING aggregate_type, aggregate_id, seq AS last_seq
+    ),
+    inserted AS (
+      INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type,
+                          correlation_id, traceparent, envelope)
+      SELECT i.topic, i.aggregate_type, i.aggregate_id,
+             q.last_seq - c.n + row_number() OVER (
+               PARTITION BY i.aggregate_type, i.aggregate_id ORDER BY i.ord),
+             i.event_id, i.event_type, i.correlation_id, i.traceparent, i.envelope
+      FROM input i
+      JOIN seqs q USING (aggregate_type, aggregate_id)
+      JOIN counts c USING (aggregate_type, aggregate_id)
+      ORDER BY i.ord
+      RETURNING id, seq, event_id
+    ),
+    notified AS (SELECT pg_notify(${OUTBOX_CHANNEL}, '') AS done)
+    SELECT inserted.id, inserted.seq, inserted.event_id FROM inserted, notified
+  `.execute(trx);
+  const byEventId = new Map(rows.map((r) => [r.event_id, r]));
+  return events.map((e) => {
+    const row = byEventId.get(e.eventId.toLowerCase());
+    if (!row) throw new Error(`outbox insert returned no row for event ${e.eventId}`);
+    return { eventId: e.eventId, id: row.id, seq: Number(row.seq) };
+  });
+}
