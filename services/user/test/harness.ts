@@ -59,6 +59,8 @@ export interface UserHarness {
   verificationCode(userId: string): Promise<string>;
   /** The latest password-reset token sent to a user, opened the same way. */
   resetToken(userId: string): Promise<string>;
+  /** Opens a sealed secret (JWE) with the run's notification private key. */
+  openSeal(jwe: string): Promise<Record<string, string>>;
   close(): Promise<void>;
 }
 
@@ -166,6 +168,7 @@ export async function startUserHarness(env: Record<string, string> = {}): Promis
     },
     events,
     envelopes,
+    openSeal: open,
     async verificationCode(userId) {
       const sent = await events(
         userId,
