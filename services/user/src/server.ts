@@ -2,12 +2,14 @@ import { fileURLToPath } from "node:url";
 import { UserService } from "@shopmesh/gen/shopmesh/user/v1/user_pb.js";
 import { createJwtAuthenticator } from "@shopmesh/platform/auth";
 import { createDb, ensureDatabase } from "@shopmesh/platform/db";
+import type { Authenticate } from "@shopmesh/platform/grpc-server";
 import { createKafka, ensureTopics } from "@shopmesh/platform/kafka";
 import { createLogger, type Logger } from "@shopmesh/platform/logger";
 import { runMigrations } from "@shopmesh/platform/migrations";
 import { startOutboxRelay } from "@shopmesh/platform/outbox-relay";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { type RunningService, startService } from "@shopmesh/platform/service";
+import { methodPath } from "@shopmesh/platform/service-definition";
 import { createAccessTokens } from "./access-tokens.ts";
 import { ensureBootstrapAdmin } from "./bootstrap-admin.ts";
 import type { UserConfig } from "./config.ts";
@@ -19,6 +21,26 @@ import { createSealer, notificationPublicKey } from "./notification-key.ts";
 import { paymentServiceCards } from "./payment-cards.ts";
 import { purgeAttempts } from "./store/auth-attempts.ts";
 import type { Db, UserDatabase } from "./store/tables.ts";
+
+// RPCs that need no caller. A browser sends its (possibly expired) access token along with
+// Refresh or Login, and the edge forwards it; verifying it there would lock the user out.
+const PUBLIC_RPCS = new Set(
+  [
+    UserService.method.register,
+    UserService.method.verifyEmail,
+    UserService.method.resendVerification,
+    UserService.method.login,
+    UserService.method.refresh,
+    UserService.method.logout,
+    UserService.method.requestPasswordReset,
+    UserService.method.resetPassword,
+    UserService.method.getJwks,
+  ].map(methodPath),
+);
+
+function skipOnPublicRpcs(authenticate: Authenticate): Authenticate {
+  return (metadata, path) => (PUBLIC_RPCS.has(path) ? undefined : authenticate(metadata, path));
+}
 
 const MIGRATIONS = fileURLToPath(new URL("./migrations", import.meta.url));
 const DAY_MS = 24 * 3600_000;
@@ -92,7 +114,7 @@ export async function startUserService(
       port: config.grpcPort,
       metricsPort: config.metricsPort,
       services: [[UserService, handlers]],
-      authenticate: createJwtAuthenticator({ jwks: () => tokens.jwks() }),
+      authenticate: skipOnPublicRpcs(createJwtAuthenticator({ jwks: () => tokens.jwks() })),
       logger,
       handleSignals: options.handleSignals ?? true,
     });

@@ -163,6 +163,20 @@ describe("register, verify, sign in, refresh, sign out", { timeout: 60_000 }, ()
     assert.ok(!all.includes(second), "refresh tokens are stored hashed");
   });
 
+  test("public RPCs ignore a stale or garbage access token sent along (refresh still works)", async () => {
+    const account = await h.register();
+    const refreshed = await h.client.refresh(
+      { refreshToken: account.refreshToken },
+      { metadata: bearer("expired.or.garbage") },
+    );
+    assert.ok(refreshed.tokens?.accessToken);
+    await h.login(account.email, account.password);
+    const protectedCall = await failure(
+      h.client.getProfile({ userId: account.id }, { metadata: bearer("expired.or.garbage") }),
+    );
+    assert.equal(protectedCall.code, Code.UNAUTHENTICATED);
+  });
+
   test("logout revokes the session; all_sessions revokes every session of the user", async () => {
     const account = await h.register();
     const other = await h.login(account.email, account.password);
