@@ -6,6 +6,7 @@ import {
   toBinary,
 } from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Context, context, trace } from "@opentelemetry/api";
 import {
   type EventEnvelope,
   EventEnvelopeSchema,
@@ -88,9 +89,20 @@ export function encodeEvent<Desc extends DescMessage>(event: NewEvent<Desc>): En
     eventId,
     eventType: event.eventType,
     correlationId,
-    traceparent: traceparentOf(),
+    traceparent: traceparentOf(writerTraceContext()),
     envelope: toBinary(EventEnvelopeSchema, envelope),
   };
+}
+
+/**
+ * The trace the event belongs to: the OTel context manager's when an SDK installed one, else
+ * the one the platform stored in `requestContext` for the request being served (without an SDK
+ * there is no context manager, and the trace must still reach the consumer).
+ */
+function writerTraceContext(): Context {
+  const active = context.active();
+  if (trace.getSpanContext(active)) return active;
+  return requestContext.getStore()?.traceContext ?? active;
 }
 
 /** Parses envelope bytes from a Kafka record value. */

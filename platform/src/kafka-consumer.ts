@@ -123,18 +123,21 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     }
   };
 
+  /** Enters the event's correlation id and the producer's trace (single events only). */
   const runInContext = (events: ConsumedEvent[], fn: () => Promise<void>) => {
     const first = events.length === 1 ? events[0] : undefined;
-    const correlationId =
-      first?.envelope.correlationId || first?.headers[EVENT_HEADERS.correlationId];
-    const ctx = contextFromTraceparent(
-      first?.headers[EVENT_HEADERS.traceparent],
+    if (!first) return requestContext.run({}, fn);
+    const traceContext = contextFromTraceparent(
+      first.headers[EVENT_HEADERS.traceparent],
       undefined,
       context.active(),
     );
-    return context.with(ctx, () =>
-      requestContext.run({ correlationId, requestId: first?.envelope.eventId }, fn),
-    );
+    const store = {
+      correlationId: first.envelope.correlationId || first.headers[EVENT_HEADERS.correlationId],
+      requestId: first.envelope.eventId,
+      traceContext,
+    };
+    return context.with(traceContext, () => requestContext.run(store, fn));
   };
 
   /** Runs `fn` with retries; false when every attempt failed or the consumer is stopping. */

@@ -9,6 +9,7 @@ import {
   type Producer,
   type RetryOptions,
 } from "kafkajs";
+import { EVENT_HEADERS } from "./event-envelope.ts";
 import type { Logger } from "./logger.ts";
 
 export type { Kafka, Producer };
@@ -151,6 +152,34 @@ export async function ensureTopics(
   } finally {
     await admin.disconnect();
   }
+}
+
+/** The fields of a stored event that go into its Kafka record. */
+export interface EventRecordFields {
+  aggregateId: string;
+  eventId: string;
+  eventType: string;
+  correlationId?: string | null;
+  traceparent?: string | null;
+  envelope: Uint8Array;
+}
+
+/**
+ * The Kafka record of an event: key = aggregate id (one aggregate, one partition, one order),
+ * value = envelope bytes, and the `event-type`, `event-id`, `correlation-id` and `traceparent`
+ * headers, so brokers' tools and consumers can route and trace without decoding the value.
+ */
+export function toKafkaMessage(event: EventRecordFields): Message {
+  const headers: Record<string, string> = {
+    [EVENT_HEADERS.eventType]: event.eventType,
+    [EVENT_HEADERS.eventId]: event.eventId,
+  };
+  if (event.correlationId) headers[EVENT_HEADERS.correlationId] = event.correlationId;
+  if (event.traceparent) headers[EVENT_HEADERS.traceparent] = event.traceparent;
+  const value = Buffer.isBuffer(event.envelope)
+    ? event.envelope
+    : Buffer.from(event.envelope.buffer, event.envelope.byteOffset, event.envelope.byteLength);
+  return { key: event.aggregateId, value, headers };
 }
 
 /** Converts kafkajs headers (Buffer, string or repeated) to a plain string map. */

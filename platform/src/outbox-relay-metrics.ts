@@ -12,6 +12,8 @@ export interface RelayMetrics {
   batchSeconds: Histogram;
   /** Failed attempts by stage: publish (Kafka) or database. */
   errors: Counter<"stage">;
+  /** Outbox reads by result (rows, empty): shows the relay is not polling busily. */
+  reads: Counter<"result">;
 }
 
 const byRegistry = new WeakMap<Registry, RelayMetrics>();
@@ -51,6 +53,12 @@ export function relayMetrics(registry: Registry): RelayMetrics {
         name: "outbox_relay_errors_total",
         help: "Failed relay attempts, by stage (publish or database); each is retried.",
         labelNames: ["stage"],
+        registers,
+      }),
+      reads: new Counter({
+        name: "outbox_relay_reads_total",
+        help: "Reads of unpublished outbox rows, by result (rows or empty).",
+        labelNames: ["result"],
         registers,
       }),
     };

@@ -2,8 +2,7 @@ import type { Kafka, Message, Producer } from "kafkajs";
 import pg from "pg";
 import { type Registry, register } from "prom-client";
 import type { DbConnection } from "./db.ts";
-import { EVENT_HEADERS } from "./event-envelope.ts";
-import { createIdempotentProducer, SEND_OPTIONS } from "./kafka.ts";
+import { createIdempotentProducer, SEND_OPTIONS, toKafkaMessage } from "./kafka.ts";
 import type { Logger } from "./logger.ts";
 import { OUTBOX_CHANNEL } from "./outbox.ts";
 import { type RelayMetrics, relayMetrics } from "./outbox-relay-metrics.ts";
@@ -22,6 +21,8 @@ export interface OutboxRelayOptions {
   standbyRetryMs?: number;
   /** How long published rows are kept for inspection; 0 deletes them at once (default 1 h). */
   retentionMs?: number;
+  /** How often rows past retention are purged (default 1 min). */
+  purgeIntervalMs?: number;
   /** Longest wait between attempts after a Kafka or database error (default 5 s). */
   maxBackoffMs?: number;
   /** How long `stop()` waits for the batch in flight (default 10 s). */
@@ -51,7 +52,6 @@ interface OutboxRow {
 
 /** 'shopmesh' in ASCII: the advisory lock key that makes one relay per database active. */
 const RELAY_LOCK_KEY = "8316866863420580712";
-const PURGE_EVERY_MS = 60_000;
 const PURGE_CHUNK = 10_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -72,6 +72,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const pollIntervalMs = options.pollIntervalMs ?? 5_000;
   const standbyRetryMs = options.standbyRetryMs ?? 2_000;
   const retentionMs = options.retentionMs ?? 3_600_000;
+  const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+  const idleWaitMs = retentionMs === 0 ? pollIntervalMs : Math.min(pollIntervalMs, purgeIntervalMs);
   const maxBackoffMs = options.maxBackoffMs ?? 5_000;
   const metrics = relayMetrics(options.registry ?? register);
   const log = logger.child({ component: "outbox-relay", database: options.connection.database });
@@ -150,15 +152,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const publish = async (rows: OutboxRow[]) => {
     const byTopic = new Map<string, Message[]>();
     for (const row of rows) {
-      const headers: Record<string, string> = {
-        [EVENT_HEADERS.eventType]: row.event_type,
-        [EVENT_HEADERS.eventId]: row.event_id,
-      };
-      if (row.correlation_id) headers[EVENT_HEADERS.correlationId] = row.correlation_id;
-      if (row.traceparent) headers[EVENT_HEADERS.traceparent] = row.traceparent;
       const messages = byTopic.get(row.topic) ?? [];
       if (messages.length === 0) byTopic.set(row.topic, messages);
-      messages.push({ key: row.aggregate_id, value: row.envelope, headers });
+      messages.push(
+        toKafkaMessage({
+          aggregateId: row.aggregate_id,
+          eventId: row.event_id,
+          eventType: row.event_type,
+          correlationId: row.correlation_id,
+          traceparent: row.traceparent,
+          envelope: row.envelope,
+        }),
+      );
     }
     const topicMessages = [...byTopic].map(([topic, messages]) => ({ topic, messages }));
     for (let attempt = 1; ; attempt++) {
@@ -192,7 +197,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   };
 
   const purge = async (c: pg.Client) => {
-    if (retentionMs === 0 || Date.now() - lastPurge < PURGE_EVERY_MS) return;
+    if (retentionMs === 0 || Date.now() - lastPurge < purgeIntervalMs) return;
     lastPurge = Date.now();
     let deleted = 0;
     for (;;) {
@@ -213,6 +218,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     while (!stopping) {
       if (lost) throw lost;
       dirty = false;
+      await purge(c);
       const started = performance.now();
       const { rows } = await c.query<OutboxRow>(
         `SELECT id, topic, aggregate_id, event_id, event_type, correlation_id, traceparent,
@@ -220,10 +226,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
          FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
         [batchSize],
       );
+      m.reads.inc({ result: rows.length === 0 ? "empty" : "rows" });
       if (rows.length === 0) {
         m.lag.set(0);
-        await purge(c);
-        await waitForWork(pollIntervalMs);
+        await waitForWork(idleWaitMs);
         continue;
       }
       m.lag.set((Date.now() - rows[0]!.created_at.getTime()) / 1000);

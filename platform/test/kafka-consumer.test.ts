@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { fromJson, toJson } from "@bufbuild/protobuf";
+import { StructSchema } from "@bufbuild/protobuf/wkt";
+import { ROOT_CONTEXT, trace } from "@opentelemetry/api";
+import type { Kafka, Producer } from "kafkajs";
+import { pino } from "pino";
+import { encodeEvent, unpackPayload } from "../src/event-envelope.ts";
+import {
+  createIdempotentProducer,
+  createKafka,
+  ensureTopics,
+  SEND_OPTIONS,
+  toKafkaMessage,
+} from "../src/kafka.ts";
+import { type ConsumedEvent, type RunningConsumer, startConsumer } from "../src/kafka-consumer.ts";
+import { requestContext } from "../src/logger.ts";
+import { sleep, uniqueName, waitFor } from "./fixtures/outbox/support.ts";
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+let kafka: Kafka;
+let producer: Producer;
+const topics: string[] = [];
+const consumers: RunningConsumer[] = [];
+
+before(async () => {
+  kafka = createKafka({ clientId: "kafka-consumer-test", logger });
+  producer = createIdempotentProducer(kafka);
+  await producer.connect();
+});
+
+after(async () => {
+  for (const c of consumers) await c.stop().catch(() => {});
+  await producer?.disconnect();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics }).catch(() => {});
+  await admin.disconnect();
+});
+
+async function newTopic(partitions = 3): Promise<string> {
+  const topic = uniqueName("shopmesh-test-kafka");
+  topics.push(topic);
+  assert.deepEqual(await ensureTopics(kafka, [{ topic, numPartitions: partitions }]), [topic]);
+  return topic;
+}
+
+/** Publishes test events `{ n }` keyed by aggregate, the way the relay does. */
+async function publish(topic: string, events: { aggregateId: string; n: number }[]) {
+  const messages = events.map(({ aggregateId, n }) =>
+    toKafkaMessage(
+      encodeEvent({
+        topic,
+        aggregateType: "test",
+        aggregateId,
+        eventType: "test.counted",
+        producer: "kafka-consumer-test",
+        payloadSchema: StructSchema,
+        payload: fromJson(StructSchema, { n }),
+      }),
+    ),
+  );
+  await producer.send({ topic, messages, ...SEND_OPTIONS });
+}
+
+const nOf = (event: ConsumedEvent) =>
+  (toJson(StructSchema, unpackPayload(event.envelope, StructSchema)) as { n: number }).n;
+
+async function consume(
+  topic: string,
+  groupId: string,
+  handler: (event: ConsumedEvent) => Promise<void>,
+  extra: { attempts?: number; pauseMs?: number } = {},
+): Promise<RunningConsumer> {
+  const consumer = await startConsumer({
+    kafka,
+    groupId,
+    topics: [topic],
+    logger,
+    handler,
+    retryDelayMs: 20,
+    ...extra,
+  });
+  consumers.push(consumer);
+  return consumer;
+}
+
+describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
+  test("ensureTopics creates only missing topics, with their partition counts", async () => {
+    const topic = await newTopic(4);
+    assert.deepEqual(await ensureTopics(kafka, [{ topic, numPartitions: 4 }]), []);
+    const admin = kafka.admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+    await admin.disconnect();
+    assert.equal(meta.topics[0]?.partitions.length, 4);
+  });
+
+  test("runs the handler inside the event's correlation id and the writer's trace", async () => {
+    const topic = await newTopic(1);
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const spanContext = { traceId, spanId: "00f067aa0ba902b7", traceFlags: 1 };
+    // What the platform's gRPC server stores for the request being served (no OTel SDK here).
+    const traceContext = trace.setSpanContext(ROOT_CONTEXT, spanContext);
+    const encoded = requestContext.run({ correlationId: "checkout-42", traceContext }, () =>
+      encodeEvent({
+        topic,
+        aggregateType: "test",
+        aggregateId: "order-1",
+        eventType: "order.placed",
+        producer: "kafka-consumer-test",
+        payloadSchema: StructSchema,
+        payload: fromJson(StructSchema, { n: 1 }),
+      }),
+    );
+    await producer.send({ topic, messages: [toKafkaMessage(encoded)], ...SEND_OPTIONS });
+    let seen: { event: ConsumedEvent; correlationId?: string; traceId?: string } | undefined;
+
+    await consume(topic, uniqueName("g"), async (event) => {
+      const store = requestContext.getStore();
+      seen = {
+        event,
+        correlationId: store?.correlationId,
+        traceId: store?.traceContext && trace.getSpanContext(store.traceContext)?.traceId,
+      };
+    });
+    await waitFor("the event handled", () => seen !== undefined, 30_000);
+
+    assert.equal(seen?.correlationId, "checkout-42");
+    assert.equal(seen?.traceId, traceId);
+    assert.equal(seen?.event.key, "order-1");
+    assert.deepEqual(seen?.event.headers, {
+      "event-type": "order.placed",
+      "event-id": encoded.eventId,
+      "correlation-id": "checkout-42",
+      traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+    });
+    assert.equal(seen?.event.envelope.eventId, encoded.eventId);
+  });
+
+  test("retries a failing handler in place; later events of the partition wait their turn", async () => {
+    const topic = await newTopic(1);
+    await publish(
+      topic,
+      [1, 2, 3].map((n) => ({ aggregateId: "a", n })),
+    );
+    const handled: number[] = [];
+    let failures = 0;
+
+    await consume(topic, uniqueName("g"), async (event) => {
+      if (nOf(event) === 1 && failures < 2) {
+        failures++;
+        throw new Error("transient");
+      }
+      handled.push(nOf(event));
+    });
+    await waitFor("three events handled", () => handled.length === 3, 30_000);
+
+    assert.equal(failures, 2);
+    assert.deepEqual(handled, [1, 2, 3]);
+  });
+
+  test("pauses a partition whose handler keeps failing, keeps other partitions flowing, then resumes it", async () => {
+    const topic = await newTopic(3);
+    // Keys that land on different partitions (murmur2), so one can stall alone.
+    await publish(topic, [
+      { aggregateId: "stuck", n: 1 },
+      ...[0, 1, 2, 3, 4, 5].map((i) => ({ aggregateId: `free-${i}`, n: i + 2 })),
+    ]);
+    const handled: number[] = [];
+    let stuckFailures = 0;
+
+    await consume(
+      topic,
+      uniqueName("g"),
+      async (event) => {
+        if (event.key === "stuck" && stuckFailures < 4) {
+          stuckFailures++;
+          throw new Error("downstream down");
+        }
+        handled.push(nOf(event));
+      },
+      { attempts: 2, pauseMs: 1_500 },
+    );
+    await waitFor("the other partitions' events", () => handled.some((n) => n !== 1), 30_000);
+    await sleep(300);
+    assert.equal(handled.includes(1), false, "the failing event is not skipped while paused");
+    await waitFor("the paused event after resuming", () => handled.includes(1), 30_000);
+
+    assert.equal(stuckFailures, 4);
+    assert.equal(handled.filter((n) => n === 1).length, 1);
+  });
+
+  test("commits only handled events: a new member of the group starts at the one that failed", async () => {
+    const topic = await newTopic(1);
+    const groupId = uniqueName("g");
+    await publish(
+      topic,
+      [1, 2, 3].map((n) => ({ aggregateId: "a", n })),
+    );
+    const first: number[] = [];
+    const broken = await consume(
+      topic,
+      groupId,
+      async (event) => {
+        if (nOf(event) === 2) throw new Error("always fails");
+        first.push(nOf(event));
+      },
+      { attempts: 1, pauseMs: 60_000 },
+    );
+    await waitFor("the first event handled", () => first.length === 1, 30_000);
+    await sleep(500);
+    await broken.stop();
+
+    const second: number[] = [];
+    await consume(topic, groupId, async (event) => {
+      second.push(nOf(event));
+    });
+    await waitFor("the rest handled", () => second.length >= 2, 30_000);
+
+    assert.deepEqual(first, [1]);
+    assert.deepEqual(second, [2, 3]);
+  });
+
+  test("skips a record that is not an event envelope instead of stalling on it", async () => {
+    const topic = await newTopic(1);
+    await producer.send({
+      topic,
+      messages: [{ key: "a", value: "not protobuf \u00ff" }],
+      ...SEND_OPTIONS,
+    });
+    await publish(topic, [{ aggregateId: "a", n: 7 }]);
+    const handled: number[] = [];
+
+    await consume(topic, uniqueName("g"), async (event) => {
+      handled.push(nOf(event));
+    });
+    await waitFor("the valid event", () => handled.length === 1, 30_000);
+
+    assert.deepEqual(handled, [7]);
+  });
+});

@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { fromJson } from "@bufbuild/protobuf";
+import { StructSchema } from "@bufbuild/protobuf/wkt";
+import type { Kafka } from "kafkajs";
+import { sql } from "kysely";
+import pg from "pg";
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { createKafka, ensureTopics } from "../src/kafka.ts";
+import { appendToOutbox } from "../src/outbox.ts";
+import {
+  type OutboxRelay,
+  type OutboxRelayOptions,
+  startOutboxRelay,
+} from "../src/outbox-relay.ts";
+import type { PlatformTables } from "../src/platform-migrations.ts";
+import {
+  createTestDatabase,
+  sleep,
+  type TestDatabase,
+  uniqueName,
+  waitFor,
+} from "./fixtures/outbox/support.ts";
+
+const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
+let kafka: Kafka;
+let topic: string;
+let t: TestDatabase<PlatformTables>;
+const relays: OutboxRelay[] = [];
+
+before(async () => {
+  t = await createTestDatabase<PlatformTables>("shopmesh_test_relay");
+  kafka = createKafka({ clientId: "outbox-relay-test", logger });
+  topic = uniqueName("shopmesh-test-relay");
+  await ensureTopics(kafka, [{ topic, numPartitions: 2 }]);
+});
+
+after(async () => {
+  for (const relay of relays) await relay.stop();
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+  await admin.disconnect();
+  await t?.drop();
+});
+
+function relay(options: Partial<OutboxRelayOptions> = {}): OutboxRelay {
+  const r = startOutboxRelay({ connection: t.connection, kafka, logger, ...options });
+  relays.push(r);
+  return r;
+}
+
+async function stopAll() {
+  for (const r of relays.splice(0)) await r.stop();
+}
+
+async function append(aggregateId: string): Promise<string> {
+  const [appended] = await t.db.transaction().execute((trx) =>
+    appendToOutbox(trx, {
+      topic,
+      aggregateType: "test",
+      aggregateId,
+      eventType: "test.happened",
+      producer: "outbox-relay-test",
+      payloadSchema: StructSchema,
+      payload: fromJson(StructSchema, {}),
+    }),
+  );
+  return appended!.id;
+}
+
+async function rowState(id: string): Promise<"pending" | "published" | "gone"> {
+  const row = await t.db
+    .selectFrom("outbox")
+    .select("published_at")
+    .where("id", "=", id)
+    .executeTakeFirst();
+  if (!row) return "gone";
+  return row.published_at ? "published" : "pending";
+}
+
+async function counter(registry: Registry, name: string): Promise<number> {
+  const metric = registry.getSingleMetric(name);
+  return (await metric?.get())?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+}
+
+describe("outbox relay", { timeout: 60_000 }, () => {
+  test("wakes on NOTIFY at commit, not by polling: idle it reads nothing, a commit is out in well under a second", async () => {
+    const registry = new Registry();
+    const r = relay({ pollIntervalMs: 60_000, registry });
+    await waitFor("the relay active", () => r.isActive(), 10_000, 20);
+    await sleep(300);
+
+    const readsBefore = await counter(registry, "outbox_relay_reads_total");
+    await sleep(2_000);
+    assert.equal(
+      await counter(registry, "outbox_relay_reads_total"),
+      readsBefore,
+      "no reads while idle",
+    );
+
+    const committed = Date.now();
+    const id = await append("notified");
+    await waitFor("the row published", async () => (await rowState(id)) === "published", 5_000, 10);
+    const latency = Date.now() - committed;
+    assert.ok(latency < 1_000, `published ${latency} ms after commit`);
+    assert.equal(await counter(registry, "outbox_published_total"), 1);
+    await stopAll();
+  });
+
+  test("publishes nothing of a transaction before it commits, and finds un-notified rows by the safety poll", async () => {
+    const r = relay({ pollIntervalMs: 200 });
+    await waitFor("the relay active", () => r.isActive(), 10_000, 20);
+    const client = new pg.Client(t.connection);
+    await client.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query(
+        `INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type, envelope)
+         VALUES ($1, 'test', 'open-tx', 1, gen_random_uuid(), 'test.happened', '\\x'::bytea)`,
+        [topic],
+      );
+      await sleep(700);
+      const { rows } = await sql<{ n: string }>`
+        SELECT count(*) AS n FROM outbox WHERE published_at IS NOT NULL AND aggregate_id = 'open-tx'`.execute(
+        t.db,
+      );
+      assert.equal(rows[0]?.n, "0");
+      await client.query("COMMIT");
+      await waitFor(
+        "the committed row published",
+        async () =>
+          (
+            await sql<{ n: string }>`
+              SELECT count(*) AS n FROM outbox
+              WHERE published_at IS NOT NULL AND aggregate_id = 'open-tx'`.execute(t.db)
+          ).rows[0]?.n === "1",
+        5_000,
+        20,
+      );
+    } finally {
+      await client.end();
+      await stopAll();
+    }
+  });
+
+  test("only one relay per database is active; a standby takes over when the active one's session dies", async () => {
+    const a = relay({ standbyRetryMs: 100 });
+    const b = relay({ standbyRetryMs: 100 });
+    await waitFor("one relay active", () => a.isActive() || b.isActive(), 10_000, 20);
+    for (let i = 0; i < 20; i++) {
+      assert.notEqual(a.isActive(), b.isActive(), "exactly one relay active");
+      await sleep(25);
+    }
+    const [holder, standby] = a.isActive() ? [a, b] : [b, a];
+
+    const admin = new pg.Client({ database: "postgres" });
+    await admin.connect();
+    try {
+      const { rowCount } = await admin.query(
+        `SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database
+         WHERE l.locktype = 'advisory' AND l.granted AND d.datname = $1`,
+        [t.name],
+      );
+      assert.equal(rowCount, 1, "one session holds the relay lock");
+    } finally {
+      await admin.end();
+    }
+    await waitFor("the standby active", () => standby.isActive(), 5_000, 20);
+    await sleep(1_000);
+    assert.equal(holder.isActive(), false, "the old holder came back as a standby");
+
+    const id = await append("after-takeover");
+    await waitFor(
+      "published by the new holder",
+      async () => (await rowState(id)) === "published",
+      5_000,
+    );
+    await stopAll();
+  });
+
+  test("deletes published rows once they are older than the retention", async () => {
+    const r = relay({ retentionMs: 300, purgeIntervalMs: 100 });
+    await waitFor("the relay active", () => r.isActive(), 10_000, 20);
+    const id = await append("retained");
+    await waitFor("published", async () => (await rowState(id)) === "published", 5_000, 10);
+    await waitFor("purged", async () => (await rowState(id)) === "gone", 5_000, 50);
+    await stopAll();
+
+    const immediate = relay({ retentionMs: 0 });
+    await waitFor("the relay active", () => immediate.isActive(), 10_000, 20);
+    const next = await append("not-retained");
+    await waitFor("deleted on publish", async () => (await rowState(next)) === "gone", 5_000, 10);
+    await stopAll();
+  });
+});
