@@ -21,13 +21,13 @@ import {
   type TestTokens,
 } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
-import { type FakePeers, startFakePeers, TOKENS } from "./support/fake-peers.ts";
+import { type FakePeers, startFakePeers, TOKENS } from "../../../test/e2e/support/fake-peers.ts";
 import {
-  dropOrderDatabase,
-  type OrderProcess,
-  startOrderProcess,
+  dropTestDatabase,
+  type ServiceProcess,
+  startServiceProcess,
   waitFor,
-} from "./support/order-process.ts";
+} from "../../../test/e2e/support/service-process.ts";
 
 const alice = uuidv7();
 const bob = uuidv7();
@@ -47,7 +47,7 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
   let peers: FakePeers;
   let tokens: TestTokens;
   let jwks: TestJwksServer;
-  let order: OrderProcess;
+  let order: ServiceProcess;
   let client: ReturnType<typeof createClient<typeof OrderService>>;
   const as: Record<string, { metadata: Record<string, string> }> = {};
 
@@ -62,7 +62,7 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     ] as const) {
       as[name] = { metadata: { authorization: `Bearer ${await tokens.sign({ sub, roles })}` } };
     }
-    order = await startOrderProcess({
+    order = await startServiceProcess("order", {
       USER_ADDR: jwks.address,
       CATALOG_ADDR: peers.address,
       INVENTORY_ADDR: peers.address,
@@ -80,7 +80,7 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     await order?.kill("SIGTERM");
     await jwks?.close();
     await peers?.close();
-    if (order) await dropOrderDatabase(order.dbName);
+    if (order) await dropTestDatabase(order.dbName);
   });
 
   type PlaceOrderInit = MessageInitShape<typeof PlaceOrderRequestSchema>;

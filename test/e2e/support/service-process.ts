@@ -4,33 +4,42 @@ import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { dropDatabase } from "@shopmesh/platform/db";
 
-const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
-/** A running order service child process. */
-export interface OrderProcess {
+/** A service running as its own process, as in production. */
+export interface ServiceProcess {
+  name: string;
+  /** `127.0.0.1:<port>` of its gRPC server. */
   address: string;
+  /** Its database, when it has one (DB_NAME). */
   dbName: string;
   child: ChildProcess;
   /** Every log line it printed, for assertions and post-mortems. */
   logs: string[];
+  /** Sends `signal` (SIGTERM by default) and waits for the exit; SIGKILL after 15 s. */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /**
- * Starts services/order/src/main.ts as a child process on a free port with the given peer
- * addresses and environment, and resolves once it logs that it listens. Each call gets its
- * own database and consumer group unless `env` pins them (to restart "the same" service).
+ * Starts `services/<name>/src/main.ts` as a child process on a free port and resolves once it
+ * logs `<name> listening`. Every start gets its own database and Kafka consumer group unless
+ * `env` pins DB_NAME / KAFKA_GROUP_ID (pin them to restart "the same" instance after a kill).
  */
-export async function startOrderProcess(env: Record<string, string>): Promise<OrderProcess> {
+export async function startServiceProcess(
+  name: string,
+  env: Record<string, string> = {},
+): Promise<ServiceProcess> {
   const suffix = randomUUID().slice(0, 8);
-  const dbName = env.DB_NAME ?? `shopmesh_orders_test_${suffix}`;
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  const dbName = env.DB_NAME ?? `shopmesh_${name}_test_${suffix}`;
+  const main = `${REPO}services/${name}/src/main.ts`;
+  const child = spawn(process.execPath, ["--import", "tsx", main], {
+    cwd: REPO,
     env: {
       ...process.env,
       GRPC_PORT: "0",
       METRICS_PORT: "0",
       DB_NAME: dbName,
-      KAFKA_GROUP_ID: `order-test-${suffix}`,
+      KAFKA_GROUP_ID: `${name}-test-${suffix}`,
       KAFKA_FROM_BEGINNING: "false",
       LOG_LEVEL: "info",
       ...env,
@@ -40,19 +49,21 @@ export async function startOrderProcess(env: Record<string, string>): Promise<Or
   const logs: string[] = [];
   let port: number | undefined;
   const listening = new Promise<number>((resolve, reject) => {
-    const onLine = (chunk: Buffer) => {
+    const onData = (chunk: Buffer) => {
       for (const line of chunk.toString().split("\n").filter(Boolean)) {
         logs.push(line);
-        if (port === undefined && line.includes('"order listening"')) {
+        if (port === undefined && line.includes(`"${name} listening"`)) {
           port = JSON.parse(line).port as number;
           resolve(port);
         }
       }
     };
-    child.stdout!.on("data", onLine);
-    child.stderr!.on("data", onLine);
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
     child.once("exit", (code) =>
-      reject(new Error(`order exited (${code}) before listening:\n${logs.slice(-20).join("\n")}`)),
+      reject(
+        new Error(`${name} exited (${code}) before listening:\n${logs.slice(-20).join("\n")}`),
+      ),
     );
   });
   const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
@@ -62,6 +73,7 @@ export async function startOrderProcess(env: Record<string, string>): Promise<Or
     clearTimeout(timeout);
   }
   return {
+    name,
     address: `127.0.0.1:${port}`,
     dbName,
     child,
@@ -77,12 +89,12 @@ export async function startOrderProcess(env: Record<string, string>): Promise<Or
   };
 }
 
-/** Drops a test database and the role ensureDatabase made for it. */
-export async function dropOrderDatabase(name: string): Promise<void> {
+/** Drops a test database and the role ensureDatabase made for it; never fails. */
+export async function dropTestDatabase(name: string): Promise<void> {
   await dropDatabase(name, { role: name }).catch(() => undefined);
 }
 
-/** Polls `check` until it returns a value, or fails after `timeoutMs` naming what it waited for. */
+/** Polls `check` until it returns a truthy value, or fails after `timeoutMs` naming what it waited for. */
 export async function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined | false>,

@@ -3,6 +3,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import { timestampNow } from "@bufbuild/protobuf/wkt";
 import { CatalogService } from "@shopmesh/gen/shopmesh/catalog/v1/catalog_pb.js";
 import {
+  Availability,
   InventoryService,
   ReservationStatus,
 } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
@@ -85,7 +86,7 @@ export async function startFakePeers() {
   >();
   const shipments = new Map<string, { id: string; orderId: string; status: ShipmentStatus }>();
   const calls: string[] = [];
-  const switches = { inventoryDown: false, shippingDown: false };
+  const switches = { inventoryDown: false, inventoryHangs: false, shippingDown: false };
 
   const payment = (id: string) => {
     const p = [...payments.values()].find((x) => x.id === id);
@@ -154,6 +155,36 @@ export async function startFakePeers() {
   server.addService(
     InventoryService,
     impl(InventoryService, {
+      checkStock: async (req: { lines: { variantId: string; quantity: number }[] }) => {
+        if (switches.inventoryDown) throw new UnavailableError("inventory is down");
+        if (switches.inventoryHangs) await sleep(30_000, undefined, { ref: false });
+        const results = req.lines.map((l) => {
+          const available = stock.get(l.variantId);
+          const availability =
+            available === undefined
+              ? Availability.UNKNOWN_VARIANT
+              : available >= l.quantity
+                ? available - l.quantity <= 2
+                  ? Availability.LOW_STOCK
+                  : Availability.IN_STOCK
+                : available > 0
+                  ? Availability.INSUFFICIENT
+                  : Availability.OUT_OF_STOCK;
+          return {
+            variantId: l.variantId,
+            requested: l.quantity,
+            available: available ?? 0,
+            availability,
+          };
+        });
+        return {
+          results,
+          allAvailable: results.every(
+            (r) =>
+              r.availability === Availability.IN_STOCK || r.availability === Availability.LOW_STOCK,
+          ),
+        };
+      },
       reserveStock: (req: {
         orderId: string;
         lines: { variantId: string; quantity: number }[];
