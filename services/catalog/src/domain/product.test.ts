@@ -77,8 +77,14 @@ describe("product updates", () => {
     assert.equal(next.active, false);
   });
 
-  it("an update that changes nothing keeps updated_at", () => {
-    const { changed, product: next } = applyProductUpdate(product, product, ["name"], t1);
+  it("an update that changes nothing keeps updated_at, whatever the attribute key order", () => {
+    const stored = { ...product, attributes: { b: "2", a: "1" } };
+    const { changed, product: next } = applyProductUpdate(
+      stored,
+      { ...stored, attributes: { a: "1", b: "2" } },
+      ["name", "attributes"],
+      t1,
+    );
     assert.deepEqual(changed, []);
     assert.equal(next.updatedAt, t0);
   });

@@ -101,8 +101,17 @@ function isEmpty(value: unknown): boolean {
   return value === "" || value === false || value === null || value === undefined;
 }
 
+/** JSON with object keys sorted: JSONB does not keep key order, so plain JSON would differ. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
 function same(a: unknown, b: unknown): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  return canonical(a) === canonical(b);
 }
 
 /**
