@@ -10,6 +10,7 @@ import {
 } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "@shopmesh/platform/errors";
 import type { HttpBinding } from "./http-rules.ts";
+import { jsonError } from "./json-errors.ts";
 
 /** What a REST request carries besides its verb: path values, query and the parsed body. */
 export interface RestInput {
@@ -89,7 +90,7 @@ export function buildRequest(binding: HttpBinding, input: RestInput): Message {
   try {
     return fromJson(schema, json, { ignoreUnknownFields: false });
   } catch (err) {
-    throw jsonError(err);
+    throw jsonError(err, schema, json);
   }
 }
 
@@ -189,21 +190,4 @@ function canonicalPath(schema: DescMessage, fieldPath: string): string {
 
 function isObject(value: unknown): value is JsonObject {
   return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-/**
- * Turns protobuf-es's JSON decoding error into an INVALID_ARGUMENT naming the field: its
- * messages read `cannot decode field pkg.Msg.name from JSON: ...` or `... key "x" is unknown`.
- */
-export function jsonError(err: unknown): InvalidArgumentError {
-  const text = err instanceof Error ? err.message : String(err);
-  const unknownKey = /key "([^"]*)" is unknown/.exec(text);
-  if (unknownKey) return new InvalidArgumentError(unknownKey[1]!, "unknown field");
-  const field = /cannot decode field [\w.]*?\.(\w+) from JSON: (.*)$/s.exec(text);
-  if (field) return new InvalidArgumentError(field[1]!, field[2]!.slice(0, 200));
-  const message = /cannot decode (?:message )?([\w.]+) from JSON:? ?(.*)$/s.exec(text);
-  if (message) {
-    return new InvalidArgumentError(message[1]!, (message[2] ?? "invalid value").slice(0, 200));
-  }
-  return new InvalidArgumentError("body", "invalid JSON for this request");
 }
