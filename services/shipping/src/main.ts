@@ -1,0 +1,4 @@
+import { startShippingApp } from "./app.ts";
+import { loadShippingConfig } from "./config.ts";
+
+await startShippingApp(loadShippingConfig());
