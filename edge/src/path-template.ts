@@ -131,12 +131,13 @@ export function matchPathTemplate(
 
 /**
  * Orders two templates for matching: at the first position where they differ, a literal beats
- * `*`, which beats `**`; then the longer template wins. Sorting routes with it makes matching
+ * `*`, which beats the template's end, which beats `**` (an exact-length template is more
+ * specific than one whose `**` would match the empty rest). Sorting routes with it makes matching
  * literal-first and deterministic, whatever order the protos declare them in.
  */
 export function compareSpecificity(a: PathTemplate, b: PathTemplate): number {
   const rank = (s: TemplateSegment | undefined) =>
-    s === undefined ? 3 : s.kind === "literal" ? 0 : s.kind === "single" ? 1 : 2;
+    s === undefined ? 1.5 : s.kind === "literal" ? 0 : s.kind === "single" ? 1 : 2;
   const n = Math.max(a.segments.length, b.segments.length);
   for (let k = 0; k < n; k++) {
     const diff = rank(a.segments[k]) - rank(b.segments[k]);
