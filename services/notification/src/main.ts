@@ -1,0 +1,4 @@
+import { startNotificationApp } from "./app.ts";
+import { loadNotificationConfig } from "./config.ts";
+
+await startNotificationApp(loadNotificationConfig());
