@@ -40,12 +40,18 @@ const clients = {
   order: createClient(OrderService, config.orderAddr, { timeoutMs: config.checkoutTimeoutMs }),
 };
 
-const consumer = await startOrderPlacedConsumer({
+// Not awaited: after a crash the group join waits for the dead member to expire; the cart's
+// RPCs must not wait for that.
+const consumer = startOrderPlacedConsumer({
   kafka,
   store,
   logger,
   groupId: config.kafkaGroupId,
   fromBeginning: config.kafkaFromBeginning,
+});
+consumer.catch((err: unknown) => {
+  logger.fatal({ err }, "cannot start the Kafka consumer");
+  process.exit(1);
 });
 
 const service = await startService({
@@ -68,7 +74,7 @@ const service = await startService({
     ],
   ],
 });
-service.shutdown.onShutdown("consumers", "kafka-consumer", () => consumer.stop());
+service.shutdown.onShutdown("consumers", "kafka-consumer", async () => (await consumer).stop());
 service.shutdown.onShutdown("relay", "cart-events", () => events.close());
 service.shutdown.onShutdown("pools", "redis", async () => {
   await redis.quit();

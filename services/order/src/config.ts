@@ -41,6 +41,8 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       /** How long a worker owns an order it claimed; after a crash, others resume it then. */
       leaseMs: int("SAGA_LEASE_MS", { default: 30_000, min: 500 }),
       /** Orders advanced at once by one process. */
+      /** Longest pause between retries of a step that keeps failing (a peer that is down). */
+      maxBackoffMs: int("SAGA_MAX_BACKOFF_MS", { default: 30_000, min: 100 }),
       concurrency: int("SAGA_CONCURRENCY", { default: 16, min: 1, max: 256 }),
       dbPoolSize: int("DB_POOL_SIZE", { default: 10, min: 1, max: 100 }),
     },

@@ -61,9 +61,12 @@ const worker = createSagaWorker({
   leaseMs: config.leaseMs,
   reservationTtlSeconds: config.reservationTtlSeconds,
   paymentStepTimeoutMs: config.paymentStepTimeoutMs,
+  maxBackoffMs: config.maxBackoffMs,
 });
 const relay = startOutboxRelay({ connection, kafka, logger });
-const consumer = await startOrderConsumer({
+// Not awaited: joining the consumer group can take a session timeout after a crash (the dead
+// member must expire first), and the saga does not need events to make progress meanwhile.
+const consumer = startOrderConsumer({
   kafka,
   store,
   logger,
@@ -71,6 +74,10 @@ const consumer = await startOrderConsumer({
   fromBeginning: config.kafkaFromBeginning,
   paymentDeadline: () => new Date(Date.now() + config.paymentStepTimeoutMs),
   onChanged: worker.kick,
+});
+consumer.catch((err: unknown) => {
+  logger.fatal({ err }, "cannot start the Kafka consumer");
+  process.exit(1);
 });
 
 const service = await startService({
@@ -92,7 +99,7 @@ const service = await startService({
     ],
   ],
 });
-service.shutdown.onShutdown("consumers", "kafka-consumer", () => consumer.stop());
+service.shutdown.onShutdown("consumers", "kafka-consumer", async () => (await consumer).stop());
 service.shutdown.onShutdown("consumers", "saga-worker", () => worker.stop());
 service.shutdown.onShutdown("relay", "outbox-relay", () => relay.stop());
 service.shutdown.onShutdown("pools", "postgres", () => db.destroy());
