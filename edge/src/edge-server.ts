@@ -159,6 +159,22 @@ export function createEdge(deps: EdgeDeps): Edge {
       record("error");
     });
   });
+  // Requests Node's parser refuses (unknown methods, malformed request lines, oversized headers)
+  // never reach the handler; answer them with the same JSON error body.
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) return;
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+    const body = JSON.stringify({
+      code: status === 431 ? "headers_too_large" : "bad_request",
+      message: status === 431 ? "request headers too large" : "malformed HTTP request",
+      details: [],
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+        `connection: close\r\n\r\n${body}`,
+    );
+  });
   // Slow-loris protection: a client must send its headers and body in reasonable time.
   server.headersTimeout = 15_000;
   server.requestTimeout = 60_000;
