@@ -63,7 +63,7 @@ function generator(random: () => number) {
     "%E0%A4%A",
     "%F0%9F%92%A9",
     "1;DROP%20TABLE%20products",
-    "${jndi:ldap://x}",
+    "%24%7Bjndi:ldap%7D",
     "0190c5d2-7a3e-7b1c-9f00-00000000000G",
   ];
   const badTokens = [
@@ -78,7 +78,7 @@ function generator(random: () => number) {
   const badValues: unknown[] = [
     "many",
     -1,
-    1e309,
+    Number.MAX_VALUE,
     1.5,
     true,
     null,
