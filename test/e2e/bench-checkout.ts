@@ -1,0 +1,188 @@
+/**
+ * Checkout benchmark: 1, 16 and 64 concurrent shoppers place orders against real order,
+ * inventory and payment processes (catalog and shipping are in-process stand-ins, so the
+ * numbers are about the saga, not about pricing). Reports checkouts per second (orders
+ * CONFIRMED per second of wall time) and p50/p99 of PlaceOrder -> CONFIRMED, taken from the
+ * orders' own status history.
+ *
+ * Run: npm run bench:checkout (needs `npm run infra:up`). ORDERS_PER_SHOPPER tunes the length.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  AdjustmentReason,
+  InventoryService,
+} from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
+import { OrderService } from "@shopmesh/gen/shopmesh/order/v1/order_pb.js";
+import { PaymentService } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js";
+import { closeClients, createClient } from "@shopmesh/platform/grpc-client";
+import { createTestTokens, serveTestJwks } from "@shopmesh/platform/testing/test-tokens";
+import { uuidv7 } from "@shopmesh/platform/uuid-v7";
+import pg from "pg";
+import { startFakePeers } from "./support/fake-peers.ts";
+import {
+  dropTestDatabase,
+  type ServiceProcess,
+  startServiceProcess,
+  waitFor,
+} from "./support/service-process.ts";
+
+const LEVELS = [1, 16, 64];
+const ORDERS_PER_SHOPPER = Number(process.env.ORDERS_PER_SHOPPER ?? 0);
+
+const percentile = (sorted: number[], p: number) =>
+  sorted.length === 0
+    ? Number.NaN
+    : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+
+async function main() {
+  console.log("bench:checkout — starting inventory, payment and order (fresh databases)...");
+  const peers = await startFakePeers();
+  const tokens = await createTestTokens();
+  const jwks = await serveTestJwks(tokens);
+  const env = { USER_ADDR: jwks.address, LOG_LEVEL: "warn" };
+  const procs: ServiceProcess[] = [];
+  try {
+    const [inventory, payment] = await Promise.all([
+      startServiceProcess("inventory", { ...env, LOG_LEVEL: "info" }),
+      startServiceProcess("payment", { ...env, LOG_LEVEL: "info" }),
+    ]);
+    procs.push(inventory!, payment!);
+    const order = await startServiceProcess("order", {
+      ...env,
+      LOG_LEVEL: "info",
+      CATALOG_ADDR: peers.address,
+      SHIPPING_ADDR: peers.address,
+      INVENTORY_ADDR: inventory!.address,
+      PAYMENT_ADDR: payment!.address,
+      SAGA_CONCURRENCY: "64",
+      SAGA_SWEEP_INTERVAL_MS: "200",
+    });
+    procs.push(order);
+    const admin = {
+      metadata: {
+        authorization: `Bearer ${await tokens.sign({ sub: uuidv7(), roles: ["customer", "admin"] })}`,
+      },
+    };
+    const inv = createClient(InventoryService, inventory!.address, { timeoutMs: 10_000 });
+    const pay = createClient(PaymentService, payment!.address, { timeoutMs: 10_000 });
+    const orders = createClient(OrderService, order.address, { timeoutMs: 10_000 });
+    const db = new pg.Client({ database: order.dbName });
+    await db.connect();
+
+    const variants = Array.from({ length: 20 }, () => peers.addVariant({ priceMinor: 1_999 }, 0));
+    for (const v of variants) {
+      await inv.adjustStock(
+        {
+          variantId: v.id,
+          change: { case: "setOnHand", value: 1_000_000 },
+          reason: AdjustmentReason.INITIAL,
+          idempotencyKey: `bench-${v.id}`,
+        },
+        admin,
+      );
+    }
+    const shopperAuth = {
+      metadata: { authorization: `Bearer ${await tokens.sign({ sub: uuidv7() })}` },
+    };
+    const { token } = await pay.tokenizeCard(
+      {
+        cardNumber: "4242424242424242",
+        expMonth: 12,
+        expYear: 2040,
+        cvc: "123",
+        cardholderName: "Bench",
+      },
+      shopperAuth,
+    );
+
+    const rows: string[] = [];
+    for (const shoppers of LEVELS) {
+      const perShopper = ORDERS_PER_SHOPPER || Math.max(4, Math.ceil(160 / shoppers));
+      const users = await Promise.all(
+        Array.from({ length: shoppers }, async () => {
+          const id = uuidv7();
+          return {
+            id,
+            auth: {
+              metadata: {
+                authorization: `Bearer ${await tokens.sign({ sub: id, expiresIn: "1h" })}`,
+              },
+            },
+          };
+        }),
+      );
+      const ids: string[] = [];
+      const started = Date.now();
+      await Promise.all(
+        users.map(async (user, s) => {
+          for (let i = 0; i < perShopper; i++) {
+            const { order: o } = await orders.placeOrder(
+              {
+                idempotencyKey: `bench-${randomUUID()}`,
+                userId: user.id,
+                items: [{ variantId: variants[(s + i) % variants.length]!.id, quantity: 1 }],
+                shippingAddress: {
+                  fullName: "B",
+                  line1: "1 Main St",
+                  city: "Austin",
+                  region: "TX",
+                  postalCode: "78701",
+                  countryCode: "US",
+                },
+                paymentMethodToken: token,
+                currencyCode: "USD",
+              },
+              user.auth,
+            );
+            ids.push(o!.id);
+          }
+        }),
+      );
+      await waitFor(
+        `${ids.length} orders confirmed`,
+        async () => {
+          const { rows: r } = await db.query<{ n: string }>(
+            "SELECT count(DISTINCT order_id) AS n FROM order_status_history WHERE status IN ('CONFIRMED', 'CANCELLED') AND order_id = ANY($1::uuid[])",
+            [ids],
+          );
+          return Number(r[0]?.n) === ids.length;
+        },
+        300_000,
+      );
+      const { rows: lat } = await db.query<{ ms: number; confirmed: Date }>(
+        `SELECT EXTRACT(EPOCH FROM (c.at - p.at)) * 1000 AS ms, c.at AS confirmed
+         FROM order_status_history p JOIN order_status_history c ON c.order_id = p.order_id
+         WHERE p.status = 'PENDING' AND c.status = 'CONFIRMED' AND p.order_id = ANY($1::uuid[])`,
+        [ids],
+      );
+      const lastConfirmed = Math.max(...lat.map((r) => new Date(r.confirmed).getTime()));
+      const seconds = (lastConfirmed - started) / 1000;
+      const sorted = lat.map((r) => Number(r.ms)).sort((a, b) => a - b);
+      const row = `${String(shoppers).padStart(3)} shoppers | ${String(ids.length).padStart(4)} orders | ${(lat.length / seconds).toFixed(1).padStart(6)} checkouts/s | p50 ${percentile(sorted, 50).toFixed(0).padStart(5)} ms | p99 ${percentile(sorted, 99).toFixed(0).padStart(5)} ms | ${ids.length - lat.length} not confirmed`;
+      console.log(row);
+      rows.push(row);
+    }
+    await db.end();
+    console.log(
+      "\nbench:checkout (PlaceOrder -> CONFIRMED: reserve stock, charge, commit)\n" +
+        rows.join("\n"),
+    );
+  } finally {
+    await Promise.all(procs.map((p) => p.kill()));
+    for (const p of procs) await dropTestDatabase(p.dbName);
+    await jwks.close();
+    await peers.close();
+    closeClients();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error("bench:checkout failed:", err);
+    console.error(
+      "Is the infrastructure up? Run `npm run infra:up` and `source deploy/local/env.sh`.",
+    );
+    process.exit(1);
+  },
+);
