@@ -60,8 +60,13 @@ export async function callUpstream(
       ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}),
     });
   } catch (err) {
-    if (err instanceof Error && !("code" in err)) {
-      throw new UnavailableError(`${upstreams.specOf(method)?.name ?? "service"} call failed`);
+    // Transport failures carry grpc-js text naming internal addresses; browsers get a plain one.
+    const name = upstreams.specOf(method)?.name ?? "upstream";
+    if (!(err instanceof ServiceError) || err.code === Code.UNAVAILABLE) {
+      throw new UnavailableError(`the ${name} service is unavailable; retry later`);
+    }
+    if (err.code === Code.DEADLINE_EXCEEDED) {
+      throw new ServiceError(Code.DEADLINE_EXCEEDED, `the ${name} service did not answer in time`);
     }
     throw err;
   }
