@@ -15,8 +15,13 @@ export interface OutboxRelayOptions {
   logger: Logger;
   /** Rows read and published per round (default 1000). */
   batchSize?: number;
-  /** Safety poll for a missed notification (default 5 s); NOTIFY does the normal waking. */
+  /** Safety poll for a missed notification (default 2 s); NOTIFY does the normal waking. */
   pollIntervalMs?: number;
+  /**
+   * After a wake-up, one more read this long after the outbox looked drained (default 50 ms):
+   * it catches rows whose writers skipped the NOTIFY (see NOTIFY_INTERVAL_MS in outbox.ts).
+   */
+  followUpMs?: number;
   /** How often a standby asks for the relay lock (default 2 s). */
   standbyRetryMs?: number;
   /** How long published rows are kept for inspection; 0 deletes them at once (default 1 h). */
@@ -62,14 +67,17 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * - One active relay per database: the instance holding `pg_try_advisory_lock` on its own
  *   connection publishes; other replicas stand by and take over when that session ends
  *   (a crashed holder's connection closes, releasing the lock).
- * - Wakes on NOTIFY from `appendToOutbox`, with a slow safety poll; it never busy-polls.
+ * - Wakes on NOTIFY from `appendToOutbox`; reads back to back while there is work, once more
+ *   `followUpMs` after draining, then sleeps until the next NOTIFY or the slow safety poll.
+ *   It never busy-polls an idle outbox.
  * - Kafka errors: the same batch is retried after a backoff, never skipped or reordered. A
  *   batch sent but not yet marked is sent again after a crash; consumers dedupe by event id.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { logger, kafka } = options;
   const batchSize = options.batchSize ?? 1000;
-  const pollIntervalMs = options.pollIntervalMs ?? 5_000;
+  const pollIntervalMs = options.pollIntervalMs ?? 2_000;
+  const followUpMs = options.followUpMs ?? 50;
   const standbyRetryMs = options.standbyRetryMs ?? 2_000;
   const retentionMs = options.retentionMs ?? 3_600_000;
   const purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
@@ -215,8 +223,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   /** Publishes until stopped or the connection is lost. */
   const pump = async (c: pg.Client, m: RelayMetrics) => {
+    // True after a notification or a non-empty read, until the follow-up read came back empty.
+    let recentWork = false;
     while (!stopping) {
       if (lost) throw lost;
+      if (dirty) recentWork = true;
       dirty = false;
       await purge(c);
       const started = performance.now();
@@ -229,9 +240,11 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       m.reads.inc({ result: rows.length === 0 ? "empty" : "rows" });
       if (rows.length === 0) {
         m.lag.set(0);
-        await waitForWork(idleWaitMs);
+        await waitForWork(recentWork ? followUpMs : idleWaitMs);
+        recentWork = false;
         continue;
       }
+      recentWork = true;
       m.lag.set((Date.now() - rows[0]!.created_at.getTime()) / 1000);
       await publish(rows);
       await markPublished(

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { after, afterEach, before, describe, test } from "node:test";
 import { fromJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
 import type { Kafka } from "kafkajs";
@@ -8,7 +8,7 @@ import pg from "pg";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { createKafka, ensureTopics } from "../src/kafka.ts";
-import { appendToOutbox } from "../src/outbox.ts";
+import { appendToOutbox, NOTIFY_INTERVAL_MS } from "../src/outbox.ts";
 import {
   type OutboxRelay,
   type OutboxRelayOptions,
@@ -86,6 +86,8 @@ async function counter(registry: Registry, name: string): Promise<number> {
 }
 
 describe("outbox relay", { timeout: 60_000 }, () => {
+  afterEach(stopAll);
+
   test("wakes on NOTIFY at commit, not by polling: idle it reads nothing, a commit is out in well under a second", async () => {
     const registry = new Registry();
     const r = relay({ pollIntervalMs: 60_000, registry });
@@ -106,7 +108,38 @@ describe("outbox relay", { timeout: 60_000 }, () => {
     const latency = Date.now() - committed;
     assert.ok(latency < 1_000, `published ${latency} ms after commit`);
     assert.equal(await counter(registry, "outbox_published_total"), 1);
-    await stopAll();
+  });
+
+  test("publishes a row whose writer skipped the NOTIFY (throttled) by its follow-up read, not the safety poll", async () => {
+    const r = relay({ pollIntervalMs: 60_000 });
+    await waitFor("the relay active", () => r.isActive(), 10_000, 20);
+    await sleep(NOTIFY_INTERVAL_MS * 2);
+
+    const first = await append("notifies");
+    // Appended within NOTIFY_INTERVAL_MS of the first, so no NOTIFY; commits a little later.
+    const [second] = await t.db.transaction().execute(async (trx) => {
+      const appended = await appendToOutbox(trx, {
+        topic,
+        aggregateType: "test",
+        aggregateId: "throttled",
+        eventType: "test.happened",
+        producer: "outbox-relay-test",
+        payloadSchema: StructSchema,
+        payload: fromJson(StructSchema, {}),
+      });
+      await sleep(30);
+      return appended;
+    });
+    const committed = Date.now();
+
+    await waitFor(
+      "the throttled row published",
+      async () => (await rowState(second!.id)) === "published",
+      5_000,
+      10,
+    );
+    assert.ok(Date.now() - committed < 1_000, "published long before the 60 s safety poll");
+    assert.equal(await rowState(first), "published");
   });
 
   test("publishes nothing of a transaction before it commits, and finds un-notified rows by the safety poll", async () => {
@@ -141,7 +174,6 @@ describe("outbox relay", { timeout: 60_000 }, () => {
       );
     } finally {
       await client.end();
-      await stopAll();
     }
   });
 
@@ -177,7 +209,6 @@ describe("outbox relay", { timeout: 60_000 }, () => {
       async () => (await rowState(id)) === "published",
       5_000,
     );
-    await stopAll();
   });
 
   test("deletes published rows once they are older than the retention", async () => {
@@ -192,6 +223,5 @@ describe("outbox relay", { timeout: 60_000 }, () => {
     await waitFor("the relay active", () => immediate.isActive(), 10_000, 20);
     const next = await append("not-retained");
     await waitFor("deleted on publish", async () => (await rowState(next)) === "gone", 5_000, 10);
-    await stopAll();
   });
 });
