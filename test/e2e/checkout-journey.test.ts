@@ -57,7 +57,13 @@ describe("the whole checkout journey across real services", { timeout: 150_000 }
     };
     const env = { USER_ADDR: jwks.address };
     const [catalog, inventory, payment, shipping] = await Promise.all(
-      ["catalog", "inventory", "payment", "shipping"].map((name) => startServiceProcess(name, env)),
+      ["catalog", "inventory", "payment", "shipping"].map((name) =>
+        // The "hang" test card keeps Charge waiting 6 s, then charges anyway.
+        startServiceProcess(
+          name,
+          name === "payment" ? { ...env, PAYMENT_GATEWAY_HANG_MS: "6000" } : env,
+        ),
+      ),
     );
     Object.assign(procs, { catalog, inventory, payment, shipping });
     const peers = {
@@ -67,7 +73,13 @@ describe("the whole checkout journey across real services", { timeout: 150_000 }
       PAYMENT_ADDR: payment!.address,
       SHIPPING_ADDR: shipping!.address,
     };
-    procs.order = await startServiceProcess("order", { ...peers, SAGA_SWEEP_INTERVAL_MS: "200" });
+    procs.order = await startServiceProcess("order", {
+      ...peers,
+      SAGA_SWEEP_INTERVAL_MS: "200",
+      PEER_TIMEOUT_MS: "1500",
+      SAGA_PAYMENT_TIMEOUT_MS: "3000",
+      SAGA_MAX_BACKOFF_MS: "1000",
+    });
     procs.cart = await startServiceProcess("cart", {
       ...peers,
       ORDER_ADDR: procs.order.address,
@@ -225,5 +237,98 @@ describe("the whole checkout journey across real services", { timeout: 150_000 }
       const { stock: s } = await inventory.getStock({ variantId }, as.admin);
       return s?.available === 8 && s.reserved === 0;
     });
+  });
+
+  test("a payment service that never answers is compensated, and nothing stays charged", async () => {
+    const client = <S extends Parameters<typeof createClient>[0]>(service: S, name: string) =>
+      createClient(service, procs[name]!.address, { breaker: false, timeoutMs: 10_000 });
+    const catalog = client(CatalogService, "catalog");
+    const inventory = client(InventoryService, "inventory");
+    const payment = client(PaymentService, "payment");
+    const orders = client(OrderService, "order");
+    const slug = `frozen-${randomUUID().slice(0, 8)}`;
+    const { product } = await catalog.createProduct(
+      {
+        product: {
+          name: "Frozen",
+          slug,
+          active: true,
+          variants: [
+            {
+              sku: `F-${slug}`,
+              price: { currencyCode: "USD", amountMinor: 1_000n },
+              weightGrams: 100,
+              active: true,
+            },
+          ],
+        },
+      },
+      as.admin,
+    );
+    const variantId = product!.variants[0]!.id;
+    await inventory.adjustStock(
+      {
+        variantId,
+        change: { case: "setOnHand", value: 5 },
+        reason: AdjustmentReason.INITIAL,
+        idempotencyKey: `stock-${variantId}`,
+      },
+      as.admin,
+    );
+    const { token } = await payment.tokenizeCard(
+      {
+        cardNumber: "4242424242424242",
+        expMonth: 12,
+        expYear: 2040,
+        cvc: "123",
+        cardholderName: "Frozen",
+      },
+      as.shopper,
+    );
+    // SIGSTOP: the payment process keeps its sockets open and answers nothing, like a hung pod.
+    const paymentPid = procs.payment!.child.pid!;
+    process.kill(paymentPid, "SIGSTOP");
+    let order: Awaited<ReturnType<typeof orders.getOrder>>["order"];
+    try {
+      const { order: placed } = await orders.placeOrder(
+        {
+          idempotencyKey: `frozen-${randomUUID()}`,
+          userId: shopper,
+          items: [{ variantId, quantity: 1 }],
+          shippingAddress: address,
+          paymentMethodToken: token,
+          currencyCode: "USD",
+        },
+        as.shopper,
+      );
+      order = await waitFor("order CANCELLED by the payment timeout", async () => {
+        const { order: o } = await orders.getOrder({ orderId: placed!.id }, as.shopper);
+        return o?.status === OrderStatus.CANCELLED ? o : undefined;
+      });
+      assert.equal(order.cancellation?.reason, CancellationReason.PAYMENT_TIMEOUT);
+      await waitFor("stock released while payment is frozen", async () => {
+        const { stock } = await inventory.getStock({ variantId }, as.admin);
+        return stock?.available === 5 && stock.reserved === 0;
+      });
+    } finally {
+      process.kill(paymentPid, "SIGCONT");
+    }
+    // Payment wakes up and may process the queued charge: the saga must then refund it.
+    await waitFor(
+      "payment settled: never charged, or charged and refunded",
+      async () => {
+        const { order: o } = await orders.getOrder({ orderId: order!.id }, as.shopper);
+        const found = await payment
+          .getPaymentByOrder({ orderId: order!.id }, as.shopper)
+          .catch(() => undefined);
+        const p = found?.payment;
+        if (!p) return o?.paymentState === PaymentState.NOT_CHARGED;
+        return (
+          o?.paymentState === PaymentState.REFUNDED &&
+          p.refundedAmount?.amountMinor === p.amount?.amountMinor
+        );
+      },
+      45_000,
+    );
   });
 });
