@@ -2,6 +2,7 @@
  * `npm start`: brings the local infrastructure up, then runs every service under services/ and
  * the edge as separate processes, prefixing their logs, and stops them all cleanly on Ctrl-C.
  * A service is any services/<name>/ with a src/main.ts; its port comes from its own config.
+ * The demo catalog is loaded first, so a fresh shop has products in stock.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -11,6 +12,30 @@ const root = new URL("..", import.meta.url).pathname;
 
 function infraUp(): void {
   execFileSync("bash", [join(root, "deploy/local/infra.sh"), "up"], { stdio: "inherit" });
+}
+
+/** Adds the local connection settings of deploy/local/env.sh to this process's environment. */
+function loadLocalEnv(): void {
+  const dump = execFileSync("bash", ["-c", "source deploy/local/env.sh && env -0"], { cwd: root });
+  for (const entry of dump.toString().split("\0")) {
+    const eq = entry.indexOf("=");
+    if (eq > 0) process.env[entry.slice(0, eq)] ??= entry.slice(eq + 1);
+  }
+}
+
+/**
+ * Loads the demo catalog (idempotent; a second start changes nothing). It writes through the
+ * catalog's own commands, so the catalog's relay publishes product.created once it starts and
+ * inventory stocks every variant from the events. `SHOPMESH_DEMO_DATA=false` skips it.
+ */
+function seedDemoData(): void {
+  if (process.env.SHOPMESH_DEMO_DATA === "false") return;
+  if (!existsSync(join(root, "services/catalog/src/demo/seed-catalog.ts"))) return;
+  console.log("start: loading the demo catalog");
+  execFileSync("npm", ["run", "--silent", "demo:seed", "-w", "services/catalog"], {
+    cwd: root,
+    stdio: "inherit",
+  });
 }
 
 /** Every process `npm start` runs: each service, then the edge (it needs the services). */
@@ -47,6 +72,8 @@ function run(name: string, entry: string): ChildProcess {
 
 async function main(): Promise<void> {
   infraUp();
+  loadLocalEnv();
+  seedDemoData();
   const list = processes();
   if (list.length === 0) {
     console.log("start: no services yet (services/*/src/main.ts); infrastructure is up.");
@@ -64,6 +91,10 @@ async function main(): Promise<void> {
     });
   }
   console.log(`start: running ${list.map((p) => p.name).join(", ")}; Ctrl-C stops everything`);
+  const edgeUrl = `http://127.0.0.1:${process.env.EDGE_PORT ?? 8080}`;
+  console.log(`start: REST/JSON, Connect and gRPC-Web at ${edgeUrl}/api/v1/...`);
+  console.log(`start: API docs at ${edgeUrl}/docs (OpenAPI: ${edgeUrl}/openapi.json)`);
+  console.log("start: gRPC services on 127.0.0.1:50051-50058 (buf curl --protocol grpc ...)");
 
   function stop(): void {
     if (stopping) {
