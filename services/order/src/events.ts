@@ -307,6 +307,7 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
           store.apply(effect.orderId, effect.change, {
             trx,
             wake: true,
+            withHistory: false,
           }),
         );
         if (result.applied) deps.onChanged(effect.orderId);

@@ -25,7 +25,7 @@ import type { Logger } from "@shopmesh/platform/logger";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { type PricedOrder, priceOrder, type QuoteClients, requestHash } from "./checkout.ts";
 import { InvalidTransitionError, type Order } from "./domain/order.ts";
-import { cancelOrder, placeOrder } from "./domain/transitions.ts";
+import { cancelOrder, nextStepKind, placeOrder } from "./domain/transitions.ts";
 import {
   fromProtoAddress,
   fromProtoStatus,
@@ -178,7 +178,10 @@ export function createOrderHandlers(deps: OrderHandlerDeps): ServiceImpl<typeof 
               byUserId: principal.subject,
               at: new Date(),
             }),
-          { wake: true },
+          // Due now even if a retry was scheduled later: compensation should not wait out a
+          // backoff. A worker that holds the order may then race the sweeper; every step is
+          // idempotent, so that costs at most a repeated call.
+          { schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()) },
         );
       } catch (err) {
         if (err instanceof InvalidTransitionError) {

@@ -168,16 +168,19 @@ export function createOrderStore(
     return byOrder;
   }
 
+  // Without history the order carries an empty statusHistory: transitions append to it and
+  // writeHistory inserts exactly the new entries, so the saga skips reading history it never shows.
   async function load(
     trx: Kysely<OrderDatabase>,
     id: string,
     lock: boolean,
+    withHistory = true,
   ): Promise<StoredOrder | undefined> {
     let query = trx.selectFrom("orders").selectAll().where("id", "=", id);
     if (lock) query = query.forUpdate();
     const row = await query.executeTakeFirst();
     if (!row) return undefined;
-    const history = (await historyOf(trx, [id])).get(id) ?? [];
+    const history = withHistory ? ((await historyOf(trx, [id])).get(id) ?? []) : [];
     return {
       order: toOrder(row, history),
       requestHash: row.request_hash,
@@ -198,9 +201,12 @@ export function createOrderStore(
   return {
     db,
 
-    /** One order by id, or undefined. */
-    async get(id: string): Promise<StoredOrder | undefined> {
-      return load(db, id, false);
+    /** One order by id, or undefined; `withHistory: false` leaves statusHistory empty. */
+    async get(
+      id: string,
+      options: { withHistory?: boolean } = {},
+    ): Promise<StoredOrder | undefined> {
+      return load(db, id, false, options.withHistory ?? true);
     },
 
     /** The order a user placed with an idempotency key, or undefined. */
@@ -266,10 +272,12 @@ export function createOrderStore(
         schedule?: (order: Order) => Date | null | undefined;
         /** Make the order due now if it has saga work and nothing is scheduled (events). */
         wake?: boolean;
+        /** Load (and return) the full status history; the saga and consumers do not need it. */
+        withHistory?: boolean;
       } = {},
     ): Promise<Order | undefined> {
       const run = async (trx: Transaction<OrderDatabase>) => {
-        const stored = await load(trx, id, true);
+        const stored = await load(trx, id, true, options.withHistory ?? true);
         if (!stored) return undefined;
         const t = change(stored.order);
         const next = options.schedule?.(t.order);

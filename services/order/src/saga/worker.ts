@@ -57,17 +57,26 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
 
   async function advance(orderId: string): Promise<void> {
     for (let i = 0; i < MAX_STEPS_PER_CLAIM && !stopping; i++) {
-      const stored = await store.get(orderId);
+      const stored = await store.get(orderId, { withHistory: false });
       if (!stored) return;
       const kind = nextStepKind(stored.order);
       if (kind === "wait") {
         await store.apply(orderId, (o) => ({ order: o, events: [] }), {
           schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+          withHistory: false,
         });
         return;
       }
       const before = BEFORE_CALL[kind];
-      if (before) await store.apply(orderId, before, { schedule: leaseEnd });
+      if (before) {
+        const fresh = await store.apply(orderId, before, {
+          schedule: leaseEnd,
+          withHistory: false,
+        });
+        // A cancel (or an event) may have landed since the order was read: never send a
+        // charge or book a shipment the order no longer wants; decide again instead.
+        if (!fresh || nextStepKind(fresh) !== kind) continue;
+      }
       try {
         const change = await runStep(
           kind,
@@ -83,6 +92,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         // Keep the lease while this worker continues; null once only an event can move it.
         await store.apply(orderId, change, {
           schedule: (o) => (nextStepKind(o) === "wait" ? null : leaseEnd()),
+          withHistory: false,
         });
       } catch (err) {
         const attempts = stored.attempts + 1;
@@ -98,6 +108,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     // Steps left but this claim's budget is spent: make it due for the next sweep.
     await store.apply(orderId, (o) => ({ order: o, events: [] }), {
       schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+      withHistory: false,
     });
   }
 
