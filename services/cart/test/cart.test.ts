@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { CartService, StockStatus } from "@shopmesh/gen/shopmesh/cart/v1/cart_pb.js";
+import { CartItemAddedSchema } from "@shopmesh/gen/shopmesh/events/v1/cart_events_pb.js";
 import { OrderService, OrderStatus } from "@shopmesh/gen/shopmesh/order/v1/order_pb.js";
 import { Code, type RpcError } from "@shopmesh/platform/errors";
+import { decodeEnvelope, unpackPayload } from "@shopmesh/platform/event-envelope";
 import { createClient } from "@shopmesh/platform/grpc-client";
+import { createKafka } from "@shopmesh/platform/kafka";
 import {
   createTestTokens,
   serveTestJwks,
@@ -285,5 +288,48 @@ describe("cart service against Redis, a real order service and fake peers", {
     const { order: placed } = await orders.getOrder({ orderId: first.orderId }, as.alice);
     assert.notEqual(placed?.status, OrderStatus.UNSPECIFIED);
     assert.equal(placed?.items[0]?.quantity, 2);
+  });
+
+  test("adding an item publishes cart.item_added keyed by the user", async () => {
+    const kafka = createKafka({
+      clientId: "cart-test",
+      brokers: process.env.KAFKA_BROKERS ?? "127.0.0.1:9092",
+    });
+    const consumer = kafka.consumer({ groupId: `cart-test-${randomUUID()}` });
+    const seen: { key: string; variantId: string; lineQuantity: number }[] = [];
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: "carts", fromBeginning: false });
+      const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const envelope = decodeEnvelope(message.value ?? new Uint8Array());
+          if (envelope.eventType !== "cart.item_added") return;
+          const e = unpackPayload(envelope, CartItemAddedSchema);
+          seen.push({
+            key: message.key?.toString() ?? "",
+            variantId: e.variantId,
+            lineQuantity: e.lineQuantity,
+          });
+        },
+      });
+      await joined;
+      const v = peers.addVariant({ priceMinor: 700 });
+      // The group starts at the end of the log once its partitions are assigned: keep adding
+      // until one of the events arrives, then check what it says.
+      const event = await waitFor(
+        "cart.item_added consumed",
+        async () => {
+          await client.addItem({ userId: bob, variantId: v.id, quantity: 1 }, as.bob);
+          return seen.find((e) => e.variantId === v.id);
+        },
+        30_000,
+      );
+      assert.equal(event.key, bob);
+      assert.ok(event.lineQuantity >= 1);
+    } finally {
+      await consumer.disconnect();
+      await client.clearCart({ userId: bob }, as.bob);
+    }
   });
 });
