@@ -27,7 +27,7 @@ import {
 import { RpcError } from "./errors.ts";
 import { CORRELATION_ID } from "./handler-context.ts";
 import { requestContext } from "./logger.ts";
-import { type Registry, rpcMetrics } from "./metrics.ts";
+import { type Registry, type RpcMetricSet, rpcMetrics } from "./metrics.ts";
 import { backoffMs, type RetryOptions, retryPolicy } from "./retry-policy.ts";
 import { deserializer, methodPath, serializer } from "./service-definition.ts";
 import { endRpcSpan, injectTraceContext, startRpcSpan } from "./telemetry.ts";
@@ -158,7 +158,7 @@ function unaryMethod(
   address: string,
   channel: GrpcChannel,
   options: ClientOptions,
-  metrics: ReturnType<typeof rpcMetrics>["client"],
+  metrics: RpcMetricSet,
 ) {
   const path = methodPath(method);
   const serialize = serializer(method.input);
@@ -166,6 +166,7 @@ function unaryMethod(
   const retryableFor = retryPolicy(method, options.retry);
   const maxAttempts = Math.max(1, options.retry?.maxAttempts ?? 3);
   const serviceName = method.parent.typeName;
+  const stats = metrics.method(serviceName, method.name);
   let breaker: Breaker | undefined;
   if (options.breaker !== false) {
     const key = `${address}${path}`;
@@ -216,7 +217,7 @@ function unaryMethod(
         signal?.throwIfAborted();
         const once = () => attempt(request, metadata, deadline, signal);
         const response = await (breaker ? breaker.run(once) : once());
-        metrics.record(serviceName, method.name, status.OK, (performance.now() - started) / 1000);
+        stats.record(status.OK, (performance.now() - started) / 1000);
         endRpcSpan(span, status.OK);
         return response;
       } catch (cause) {
@@ -230,7 +231,7 @@ function unaryMethod(
           !signal?.aborted &&
           Date.now() + wait < overall;
         if (!retry) {
-          metrics.record(serviceName, method.name, err.code, (performance.now() - started) / 1000);
+          stats.record(err.code, (performance.now() - started) / 1000);
           endRpcSpan(span, err.code, err.message);
           throw err;
         }

@@ -110,6 +110,7 @@ export async function startService<const T extends readonly DescService[]>(
   logger.info(
     {
       port,
+      pid: process.pid,
       metricsPort: metrics?.port,
       services: server.services.map((s) => s.typeName),
     },

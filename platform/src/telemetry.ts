@@ -99,6 +99,21 @@ export function startRpcSpan(
   );
 }
 
+/**
+ * `parent` with `span` as its active span. When the span is the no-op API's (no SDK), it only
+ * carries the parent's span context, so `parent` is returned as is: same trace propagation,
+ * without a context copy per call.
+ */
+export function contextWithSpan(parent: Context, span: Span): Context {
+  if (!span.isRecording()) {
+    const spanContext = span.spanContext();
+    if (spanContext === trace.getSpanContext(parent) || !isSpanContextValid(spanContext)) {
+      return parent;
+    }
+  }
+  return trace.setSpan(parent, span);
+}
+
 /** Ends an RPC span with its gRPC status code; any code but OK marks the span as an error. */
 export function endRpcSpan(span: Span, code: number, message?: string): void {
   span.setAttribute("rpc.grpc.status_code", code);

@@ -23,7 +23,7 @@ describe("graceful shutdown", () => {
       });
       const slow = client.sleep({ delayMs: 1_500 });
       await sleep(200);
-      server.child.kill("SIGTERM");
+      server.signal("SIGTERM");
 
       await sleep(100); // inside the drain delay: still answering, but not serving
       assert.equal(await checkHealth(server.address), "NOT_SERVING");
@@ -37,7 +37,7 @@ describe("graceful shutdown", () => {
       assert.equal((await slow).sleptMs, 1_500, "the in-flight call finished normally");
       assert.equal(await server.exited, 0, server.output());
     } finally {
-      server.child.kill("SIGKILL");
+      server.signal("SIGKILL");
     }
   });
 
