@@ -6,6 +6,7 @@
  * `npm run bench:platform`.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { pathToFileURL } from "node:url";
 import { create } from "@bufbuild/protobuf";
 import { Client, credentials } from "@grpc/grpc-js";
@@ -224,6 +225,7 @@ function summarise(
     `platform/bare throughput (median of per-round ratios): ${num(figures["platform/bare throughput"], 2)} (goal >= 0.80)`,
     `platform/bare server CPU per request: ${num(figures["platform/bare server CPU per request"], 2)} (lower is better; 1.25 = the 0.8 goal)`,
     `platform client+server / bare throughput: ${num(figures["full/bare throughput"], 2)}`,
+    `machine load average (1 min) at the end: ${loadavg()[0]!.toFixed(2)} on ${availableParallelism()} cores`,
   ];
   return { name: "grpc", rows, figures, summary: lines.join("\n") };
 }
