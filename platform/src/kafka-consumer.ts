@@ -86,7 +86,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * the failed event, while other partitions keep flowing: one bad event never crashes the
  * process or skips ahead. A record that is not an envelope can never succeed; it is logged
  * and skipped. kafkajs restarts the member after retriable crashes; this restarts it after
- * the others too.
+ * the others too. Resolves once the member joined its group, which after a crash of the
+ * previous member can take up to the session timeout (the broker waits for it to expire).
  */
 export async function startConsumer(options: ConsumerOptions): Promise<RunningConsumer> {
   if (!options.handler === !options.batchHandler) {

@@ -271,8 +271,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } catch (err) {
         failures++;
         metrics.errors.inc({ stage: "database" });
-        if (!stopping) log.warn({ err, failures }, "relay interrupted; reconnecting");
-        await sleep(Math.min(maxBackoffMs, 200 * 2 ** failures));
+        if (!stopping) {
+          log.warn({ err, failures }, "relay interrupted; reconnecting");
+          await sleep(Math.min(maxBackoffMs, 200 * 2 ** failures));
+        }
       } finally {
         if (active) log.info("relay lock released");
         active = false;
