@@ -303,8 +303,18 @@ export async function runStep(
           return { order: saga.markLateChargeChecked(applied.order).order, events: applied.events };
         };
       } catch (err) {
-        if (!isCode(err, Code.NOT_FOUND)) throw err;
-        return saga.markLateChargeChecked;
+        // NOT_FOUND: payment never saw the charge. UNAUTHENTICATED / PERMISSION_DENIED: this
+        // payment service admits only the order's owner or an admin to GetPaymentByOrder (it has
+        // an HTTP binding), so the saga cannot ask; a charge that lands later is still refunded,
+        // through payment.successful (payment's outbox and its reconciler guarantee the event).
+        if (
+          isCode(err, Code.NOT_FOUND) ||
+          isCode(err, Code.UNAUTHENTICATED) ||
+          isCode(err, Code.PERMISSION_DENIED)
+        ) {
+          return saga.markLateChargeChecked;
+        }
+        throw err;
       }
   }
 }
