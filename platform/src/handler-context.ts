@@ -66,20 +66,25 @@ export type ServerStreamingImpl<I extends DescMessage, O extends DescMessage> = 
   context: HandlerContext,
 ) => AsyncIterable<MessageInitShape<O>>;
 
-/** The handler type of one method descriptor, picked by its streaming kind. */
-export type MethodImpl<M extends DescMethod> = M extends {
-  methodKind: "unary";
-  input: infer I extends DescMessage;
-  output: infer O extends DescMessage;
-}
-  ? UnaryImpl<I, O>
+/**
+ * The handler type of one method descriptor, picked by its streaming kind. For a descriptor whose
+ * kind is not known statically (a plain `DescMethod`, e.g. from a runtime registry), either shape.
+ */
+export type MethodImpl<M extends DescMethod> = DescMethod["methodKind"] extends M["methodKind"]
+  ? UnaryImpl<M["input"], M["output"]> | ServerStreamingImpl<M["input"], M["output"]>
   : M extends {
-        methodKind: "server_streaming";
+        methodKind: "unary";
         input: infer I extends DescMessage;
         output: infer O extends DescMessage;
       }
-    ? ServerStreamingImpl<I, O>
-    : never;
+    ? UnaryImpl<I, O>
+    : M extends {
+          methodKind: "server_streaming";
+          input: infer I extends DescMessage;
+          output: infer O extends DescMessage;
+        }
+      ? ServerStreamingImpl<I, O>
+      : never;
 
 /**
  * The implementation of a whole service, typed from its generated descriptor: one handler per
