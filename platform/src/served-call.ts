@@ -161,6 +161,13 @@ export class ServedCall {
   }
 
   private failed(err: unknown): void {
+    if (this.call.cancelled || this.ctx.timeRemaining() === 0) {
+      // The caller is gone and already has its status; what the handler threw is most likely
+      // the abort of its own signal, not a bug, so it is neither logged nor counted as INTERNAL.
+      const code = this.ctx.timeRemaining() === 0 ? status.DEADLINE_EXCEEDED : status.CANCELLED;
+      this.finish(code, "the caller gave up");
+      return;
+    }
     const mapped = toStatus(err);
     if (mapped.unexpected) {
       this.pipeline.logger.error(

@@ -34,7 +34,10 @@ export interface Shutdown {
    * Calling it again returns the same promise, so a second SIGTERM does not start over.
    */
   run(reason: string): Promise<boolean>;
-  /** Makes SIGTERM and SIGINT run the hooks and then exit (0 when clean, 1 otherwise). */
+  /**
+   * Makes SIGTERM and SIGINT run the hooks and then exit (0 when clean, 1 otherwise); a second
+   * signal exits at once with 1.
+   */
   exitOnSignals(signals?: readonly NodeJS.Signals[]): void;
 }
 
@@ -98,15 +101,21 @@ export function createShutdown(options: ShutdownOptions): Shutdown {
       return running;
     },
     exitOnSignals(signals = ["SIGTERM", "SIGINT"]) {
-      for (const signal of signals) {
-        process.once(signal, () => {
-          shutdown.run(signal).then((clean) => {
-            logger.info({ clean }, "shutdown complete");
-            logger.flush?.();
-            process.exit(clean ? 0 : 1);
-          });
+      let received = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        if (received) {
+          // A second Ctrl-C means "now": skip whatever is still draining.
+          logger.warn({ signal }, "second signal, exiting without finishing the shutdown");
+          process.exit(1);
+        }
+        received = true;
+        shutdown.run(signal).then((clean) => {
+          logger.info({ clean }, "shutdown complete");
+          logger.flush?.();
+          process.exit(clean ? 0 : 1);
         });
-      }
+      };
+      for (const signal of signals) process.on(signal, onSignal);
     },
   };
   return shutdown;

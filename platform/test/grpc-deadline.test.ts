@@ -39,6 +39,10 @@ describe("deadlines", () => {
     const reason = await withTimeout(probe.state.sleepAborted, 1_000, "the handler's abort");
     assert.ok(reason instanceof Error);
     assert.ok(Number.isFinite(probe.state.lastContext?.deadline), "the handler saw the deadline");
+    await new Promise((resolve) => setImmediate(resolve));
+    const metrics = await probe.registry.metrics();
+    assert.match(metrics, /grpc_method="Sleep",grpc_code="DEADLINE_EXCEEDED"\} 1/);
+    assert.doesNotMatch(metrics, /grpc_code="INTERNAL"/, "an aborted handler is not a bug");
   });
 
   test("every call has a deadline even when the caller sets none", async () => {
