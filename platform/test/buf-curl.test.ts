@@ -30,15 +30,20 @@ describe("stock tooling: buf curl through server reflection", () => {
   });
   after(() => probe.service.stop());
 
-  test("lists the probe and health methods", async () => {
-    const result = await bufCurl(["--list-methods", base]);
-    assert.equal(result.code, 0, result.stderr);
-    const methods = result.stdout.trim().split("\n").sort();
-    for (const method of ["Echo", "Lookup", "Sleep"]) {
-      assert.ok(methods.includes(`shopmesh.platformtest.v1.ProbeService/${method}`), result.stdout);
-    }
-    assert.ok(methods.includes("grpc.health.v1.Health/Check"), result.stdout);
-  });
+  for (const protocol of ["grpc-v1", "grpc-v1alpha"]) {
+    test(`lists the probe and health methods over reflection ${protocol}`, async () => {
+      const result = await bufCurl(["--reflect-protocol", protocol, "--list-methods", base]);
+      assert.equal(result.code, 0, result.stderr);
+      const methods = result.stdout.trim().split("\n").sort();
+      for (const method of ["Echo", "Lookup", "Sleep"]) {
+        assert.ok(
+          methods.includes(`shopmesh.platformtest.v1.ProbeService/${method}`),
+          result.stdout,
+        );
+      }
+      assert.ok(methods.includes("grpc.health.v1.Health/Check"), result.stdout);
+    });
+  }
 
   test("calls Echo with a JSON body, the schema coming from reflection", async () => {
     const result = await bufCurl([
