@@ -86,7 +86,10 @@ export async function ensureDatabase(
       }
     } else if (ownRole) {
       // A database created by an earlier fallback boot is handed to the role it now runs as.
-      await admin.query(`ALTER DATABASE ${ident(name)} OWNER TO ${ident(role)}`);
+      await admin.query(`ALTER DATABASE ${ident(name)} OWNER TO ${ident(role)}`).catch((error) => {
+        if (pgCode(error) !== INSUFFICIENT_PRIVILEGE) throw error;
+        options.logger?.warn({ database: name, role }, "cannot hand the database to its role");
+      });
     }
     const base = { ...options.admin, database: name };
     if (!ownRole) return { ...base, ownRole };
