@@ -30,7 +30,7 @@ import { requestContext } from "./logger.ts";
 import { type Registry, type RpcMetricSet, rpcMetrics } from "./metrics.ts";
 import { backoffMs, type RetryOptions, retryPolicy } from "./retry-policy.ts";
 import { deserializer, methodPath, serializer } from "./service-definition.ts";
-import { endRpcSpan, injectTraceContext, startRpcSpan } from "./telemetry.ts";
+import { contextWithSpan, endRpcSpan, injectTraceContext, startRpcSpan } from "./telemetry.ts";
 
 /** Options of {@link createClient}, shared by every call the client makes. */
 export interface ClientOptions {
@@ -38,7 +38,10 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Retry behaviour; reads retry up to 3 attempts by default. */
   retry?: RetryOptions;
-  /** Breaker thresholds, or false to call without a breaker. */
+  /**
+   * Breaker thresholds, or false to call without a breaker. A breaker is shared by every client
+   * of the same (address, method), so the first client created for it sets its thresholds.
+   */
   breaker?: BreakerOptions | false;
   /** Metadata sent with every call (e.g. a service token). */
   metadata?: Record<string, string>;
@@ -208,7 +211,7 @@ function unaryMethod(
     const parent = activeTraceContext();
     const span = startRpcSpan("client", serviceName, method.name, parent);
     const metadata = outgoingMetadata(options.metadata, callOptions.metadata);
-    injectTraceContext(metadata, trace.setSpan(parent, span));
+    injectTraceContext(metadata, contextWithSpan(parent, span));
     const { signal } = callOptions;
 
     for (let attemptNo = 1; ; attemptNo++) {
