@@ -5,6 +5,7 @@ import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
   createJwtAuthenticator,
+  ROLE_ADMIN,
   ROLE_CUSTOMER,
 } from "../auth.ts";
 import { Code, ServiceError } from "../errors.ts";
@@ -107,6 +108,26 @@ export async function serveTestJwks(tokens: TestTokens): Promise<TestJwksServer>
     address: `127.0.0.1:${port}`,
     close: async () => {
       await server.drain(1_000);
+    },
+  };
+}
+
+/** The short form most service tests need: a verifier plus "call as this user" metadata. */
+export interface TestIssuer {
+  /** An authenticator that trusts only this issuer's key. */
+  authenticate: Authenticate;
+  /** Metadata carrying a fresh access token for `userId` (customer, or admin when asked). */
+  as(userId: string, options?: { admin?: boolean }): Promise<{ authorization: string }>;
+}
+
+/** Creates a {@link TestIssuer} on a fresh key pair, standing in for the user service. */
+export async function createTestIssuer(): Promise<TestIssuer> {
+  const tokens = await createTestTokens();
+  return {
+    authenticate: tokens.authenticator(),
+    async as(userId, options = {}) {
+      const roles = options.admin ? [ROLE_CUSTOMER, ROLE_ADMIN] : [ROLE_CUSTOMER];
+      return { authorization: `Bearer ${await tokens.sign({ sub: userId, roles })}` };
     },
   };
 }

@@ -4,11 +4,11 @@ import { encodeEvent, type NewEvent } from "@shopmesh/platform/event-envelope";
 import { type Client, closeClients, createClient } from "@shopmesh/platform/grpc-client";
 import { createIdempotentProducer, createKafka, type Producer } from "@shopmesh/platform/kafka";
 import { createLogger } from "@shopmesh/platform/logger";
+import { createTestIssuer, type TestIssuer } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { CompactEncrypt, exportJWK, generateKeyPair, type JWK } from "jose";
 import { type NotificationApp, startNotificationApp } from "../../src/app.ts";
 import { loadNotificationConfig } from "../../src/config.ts";
-import { createTestIssuer, type TestIssuer } from "./tokens.ts";
 
 /** The e-mail as the maildev sink's REST API returns it. */
 export interface SinkMail {

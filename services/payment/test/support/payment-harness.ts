@@ -2,10 +2,10 @@ import { PaymentService } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js"
 import { dropDatabase } from "@shopmesh/platform/db";
 import { type Client, closeClients, createClient } from "@shopmesh/platform/grpc-client";
 import { createLogger } from "@shopmesh/platform/logger";
+import { createTestIssuer, type TestIssuer } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { type PaymentApp, startPaymentApp } from "../../src/app.ts";
 import { loadPaymentConfig } from "../../src/config.ts";
-import { createTestIssuer, type TestIssuer } from "./tokens.ts";
 
 /** A payment service on a throwaway database, with a client and a token issuer. */
 export interface PaymentHarness {

@@ -2,10 +2,10 @@ import { ShippingService } from "@shopmesh/gen/shopmesh/shipping/v1/shipping_pb.
 import { dropDatabase } from "@shopmesh/platform/db";
 import { type Client, closeClients, createClient } from "@shopmesh/platform/grpc-client";
 import { createLogger } from "@shopmesh/platform/logger";
+import { createTestIssuer, type TestIssuer } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { type ShippingApp, startShippingApp } from "../../src/app.ts";
 import { loadShippingConfig } from "../../src/config.ts";
-import { createTestIssuer, type TestIssuer } from "./tokens.ts";
 
 /** A shipping service on a throwaway database, with a client and a token issuer. */
 export interface ShippingHarness {
