@@ -3,12 +3,9 @@ import { mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { createSealer, loadOrCreateDevKeyFile } from "@shopmesh/platform/sealed-secrets";
 import { compactDecrypt, importJWK } from "jose";
-import {
-  createSealer,
-  loadOrCreateDevKeyFile,
-  notificationPublicKey,
-} from "../src/notification-key.ts";
+import { notificationPublicKey } from "../src/notification-key.ts";
 
 const dir = await mkdtemp(join(tmpdir(), "shopmesh-notification-key-"));
 after(() => rm(dir, { recursive: true, force: true }));

@@ -1,9 +1,9 @@
 import type { CardSummary } from "@shopmesh/gen/shopmesh/common/v1/card_pb.js";
 import type { Logger } from "@shopmesh/platform/logger";
+import type { Sealer } from "@shopmesh/platform/sealed-secrets";
 import type { AccessTokens } from "../access-tokens.ts";
 import type { ThrottleLimits } from "../domain/login-throttle.ts";
 import type { ScryptParams } from "../domain/password-hash.ts";
-import type { Sealer } from "../notification-key.ts";
 import type { Db } from "../store/tables.ts";
 
 /** Looks up what the payment gateway knows about a card token; undefined for an unknown token. */
