@@ -6,12 +6,9 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 [[ -d node_modules ]] || npm install --no-audit --no-fund
-bash deploy/local/infra.sh up
-# shellcheck disable=SC1091
-source deploy/local/env.sh
 
 # One node:test run over every suite, files one at a time: the integration suites share the
 # infrastructure (and SIGKILL or stop parts of it), so they must not overlap.
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.test.ts' | sort)
 echo "test: ${#files[@]} test files"
-exec tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+exec bash scripts/with-infra.sh tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
