@@ -52,18 +52,56 @@ export async function appendToOutbox<DB extends PlatformTables>(
   }
   const list = Array.isArray(events) ? events : [events as NewEvent<DescMessage>];
   if (list.length === 0) return [];
-  return appendEncoded(trx, list.map(encodeEvent));
+  const encoded = list.map(encodeEvent);
+  return encoded.length === 1 ? [await appendOne(trx, encoded[0]!)] : appendEncoded(trx, encoded);
 }
 
-/** Appends already encoded events in one statement. */
+/** Whether this append should NOTIFY; see NOTIFY_INTERVAL_MS. */
+function claimNotify(): boolean {
+  const now = performance.now();
+  if (now - lastNotifyAt < NOTIFY_INTERVAL_MS) return false;
+  lastNotifyAt = now;
+  return true;
+}
+
+/**
+ * The one-event case (most commands), as a smaller statement: same locking and ordering as
+ * `appendEncoded`, without the array unnesting, grouping and window the general case needs.
+ */
+async function appendOne<DB extends PlatformTables>(
+  trx: Kysely<DB>,
+  e: EncodedEvent,
+): Promise<AppendedEvent> {
+  const { rows } = await sql<{ id: string; seq: string }>`
+    WITH seq AS (
+      INSERT INTO outbox_sequence AS s (aggregate_type, aggregate_id, seq)
+      VALUES (${e.aggregateType}, ${e.aggregateId}, 1)
+      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET seq = s.seq + 1
+      RETURNING seq
+    ),
+    inserted AS (
+      INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type,
+                          correlation_id, traceparent, envelope)
+      SELECT ${e.topic}, ${e.aggregateType}, ${e.aggregateId}, seq.seq, ${e.eventId}::uuid,
+             ${e.eventType}, ${e.correlationId}, ${e.traceparent ?? null}, ${e.envelope}::bytea
+      FROM seq
+      RETURNING id, seq
+    ),
+    notified AS (
+      SELECT CASE WHEN ${claimNotify()}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
+    SELECT inserted.id, inserted.seq FROM inserted, notified
+  `.execute(trx);
+  const row = rows[0];
+  if (!row) throw new Error(`outbox insert returned no row for event ${e.eventId}`);
+  return { eventId: e.eventId, id: row.id, seq: Number(row.seq) };
+}
+
+/** Appends several encoded events in one statement. */
 async function appendEncoded<DB extends PlatformTables>(
   trx: Kysely<DB>,
   events: readonly EncodedEvent[],
 ): Promise<AppendedEvent[]> {
   const col = <K extends keyof EncodedEvent>(key: K) => events.map((e) => e[key] ?? null);
-  const now = performance.now();
-  const notify = now - lastNotifyAt >= NOTIFY_INTERVAL_MS;
-  if (notify) lastNotifyAt = now;
   const { rows } = await sql<{ id: string; seq: string; event_id: string }>`
     WITH input AS (
       SELECT * FROM unnest(
@@ -97,7 +135,7 @@ async function appendEncoded<DB extends PlatformTables>(
       RETURNING id, seq, event_id
     ),
     notified AS (
-      SELECT CASE WHEN ${notify}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
+      SELECT CASE WHEN ${claimNotify()}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
     SELECT inserted.id, inserted.seq, inserted.event_id FROM inserted, notified
   `.execute(trx);
   const byEventId = new Map(rows.map((r) => [r.event_id, r]));
