@@ -1,4 +1,4 @@
-import type { DescField, DescMessage, JsonValue } from "@bufbuild/protobuf";
+import type { DescEnum, DescField, DescMessage, JsonValue } from "@bufbuild/protobuf";
 import { InvalidArgumentError } from "@shopmesh/platform/errors";
 
 /**
@@ -37,13 +37,17 @@ export function jsonError(
   }
   const enumValue = /cannot decode enum ([\w.]+) from JSON: (.*)$/s.exec(text);
   if (enumValue) {
-    const [, typeName, value] = enumValue as unknown as [string, string, string];
-    const at = locate(
-      schema,
-      json,
-      "",
-      (_m, _k, f, v) => enumOf(f) === typeName && JSON.stringify(v) === value,
-    );
+    // protobuf-es prints a bad number or boolean itself but only the type of a bad string
+    // ("... from JSON: string"), so the field is found by the value that is not of the enum.
+    const [, typeName, shown] = enumValue as unknown as [string, string, string];
+    let bad: JsonValue | undefined;
+    const at = locate(schema, json, "", (_m, _k, f, v) => {
+      const e = enumFieldOf(f);
+      if (e?.typeName !== typeName || Array.isArray(v) || isEnumJson(e, v)) return false;
+      bad = v;
+      return true;
+    });
+    const value = bad === undefined ? shown : JSON.stringify(bad);
     return new InvalidArgumentError(
       at ?? typeName,
       reason(`${value} is not a value of ${typeName}`),
@@ -63,12 +67,19 @@ export function jsonError(
   return new InvalidArgumentError("body", "invalid JSON for this request");
 }
 
-function enumOf(field: DescField | undefined): string | undefined {
+function enumFieldOf(field: DescField | undefined): DescEnum | undefined {
   if (!field) return undefined;
-  if (field.fieldKind === "enum") return field.enum.typeName;
-  if (field.fieldKind === "list" && field.listKind === "enum") return field.enum.typeName;
-  if (field.fieldKind === "map" && field.mapKind === "enum") return field.enum.typeName;
+  if (field.fieldKind === "enum") return field.enum;
+  if (field.fieldKind === "list" && field.listKind === "enum") return field.enum;
+  if (field.fieldKind === "map" && field.mapKind === "enum") return field.enum;
   return undefined;
+}
+
+/** Whether protobuf-es accepts `value` as JSON of `e` (a value name, an int32 or null). */
+function isEnumJson(e: DescEnum, value: JsonValue): boolean {
+  if (value === null) return true;
+  if (typeof value === "string") return e.values.some((v) => v.name === value);
+  return typeof value === "number" && Number.isInteger(value) && Math.abs(value) <= 2 ** 31;
 }
 
 type Match = (
