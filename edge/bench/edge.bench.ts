@@ -1,20 +1,27 @@
 /**
- * `npm run bench:edge`: GET one product through the edge (REST/JSON over HTTP/1.1) versus the
- * same RPC straight to a catalog-contract gRPC server, both from this process as the load
- * generator while the catalog stand-in and the edge run as their own processes. Prints
- * requests/s, p50 and p99 of each and the edge/direct throughput ratio (goal >= 0.5).
- * Bounded (a few seconds per phase, fixed concurrency) and 127.0.0.1 only.
+ * `npm run bench:edge`: GET a product through the edge (REST/JSON over HTTP/1.1) versus the
+ * same RPC straight to the real catalog service over gRPC, both from this process as the load
+ * generator while the catalog (its own throwaway database, a few fixture products created
+ * through CreateProduct) and the edge run as their own processes. Prints requests/s, p50 and
+ * p99 of each and the edge/direct throughput ratio (goal >= 0.5). Bounded (a few seconds per
+ * phase, fixed concurrency), 127.0.0.1 only, and it removes its database and Redis keys.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { Agent, request } from "node:http";
-import { createInterface } from "node:readline";
 import { CatalogService } from "@shopmesh/gen/shopmesh/catalog/v1/catalog_pb.js";
 import { closeClients, createClient } from "@shopmesh/platform/grpc-client";
+import { createTestTokens, serveTestJwks } from "@shopmesh/platform/testing/test-tokens";
+import { Redis } from "ioredis";
+import {
+  dropTestDatabase,
+  type ServiceProcess,
+  startServiceProcess,
+} from "../../test/e2e/support/service-process.ts";
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 5_000);
 const WARMUP_MS = 1_000;
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const PRODUCT_ID = "0190c5d2-7a3e-7b1c-9f00-000000000001";
+const FIXTURE_PRODUCTS = 5;
 const root = new URL("../..", import.meta.url).pathname;
 const children: ChildProcess[] = [];
 
@@ -22,16 +29,10 @@ function start(entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ["--import", "tsx", entry], {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
+    stdio: ["ignore", "ignore", "inherit"],
   });
   children.push(child);
   return child;
-}
-
-async function firstLine(child: ChildProcess): Promise<string> {
-  const lines = createInterface({ input: child.stdout! });
-  for await (const line of lines) return line;
-  throw new Error("child exited before printing its port");
 }
 
 async function waitFor(url: string): Promise<void> {
@@ -87,24 +88,66 @@ function show(name: string, r: Result): void {
   );
 }
 
+const tokens = await createTestTokens();
+const jwks = await serveTestJwks(tokens);
+const ratePrefix = `edge-bench:${process.pid}:`;
+let catalog: ServiceProcess | undefined;
 try {
-  const catalog = start("edge/bench/catalog-stand-in.ts", {});
-  const catalogPort = Number(await firstLine(catalog));
+  catalog = await startServiceProcess("catalog", { USER_ADDR: jwks.address });
+  const grpc = createClient(CatalogService, catalog.address, { breaker: false });
+  const admin = {
+    metadata: {
+      authorization: `Bearer ${await tokens.sign({ sub: crypto.randomUUID(), roles: ["customer", "admin"] })}`,
+    },
+  };
+  const run = crypto.randomUUID().slice(0, 8);
+  const productIds: string[] = [];
+  for (let i = 0; i < FIXTURE_PRODUCTS; i++) {
+    const { product } = await grpc.createProduct(
+      {
+        product: {
+          name: `Trail Shoe ${i}`,
+          slug: `bench-trail-shoe-${run}-${i}`,
+          description: "A light trail running shoe with a grippy outsole.",
+          brand: "Acme",
+          active: true,
+          tags: ["running", "trail"],
+          variants: [
+            {
+              sku: `BENCH-${run}-${i}`,
+              price: { currencyCode: "EUR", amountMinor: 12_999n },
+              attributes: { size: "42", colour: "blue" },
+              weightGrams: 640,
+              active: true,
+            },
+          ],
+        },
+      },
+      admin,
+    );
+    productIds.push(product!.id);
+  }
+  let next = 0;
+  const productId = () => productIds[next++ % productIds.length]!;
+
   const edgePort = 18_000 + Math.floor(Math.random() * 2_000);
   start("edge/src/main.ts", {
     EDGE_PORT: String(edgePort),
     EDGE_HOST: "127.0.0.1",
-    CATALOG_ADDR: `127.0.0.1:${catalogPort}`,
-    EDGE_RATE_KEY_PREFIX: `edge-bench:${process.pid}:`,
+    CATALOG_ADDR: catalog.address,
+    USER_ADDR: jwks.address,
+    EDGE_REQUIRED_SERVICES: "catalog",
+    EDGE_RATE_KEY_PREFIX: ratePrefix,
     EDGE_RATE_IP_PER_MINUTE: "100000000",
     EDGE_RATE_IP_BURST: "1000000",
   });
-  await waitFor(`http://127.0.0.1:${edgePort}/healthz`);
-  console.log(`bench:edge — ${CONCURRENCY} concurrent callers, ${DURATION_MS} ms per phase`);
+  await waitFor(`http://127.0.0.1:${edgePort}/readyz`);
+  console.log(
+    `bench:edge — real catalog service (${FIXTURE_PRODUCTS} products in Postgres), ${CONCURRENCY} concurrent callers, ${DURATION_MS} ms per phase`,
+  );
 
-  const grpc = createClient(CatalogService, `127.0.0.1:${catalogPort}`, { breaker: false });
   const direct = await load(async () => {
-    await grpc.getProduct({ productId: PRODUCT_ID });
+    await grpc.getProduct({ productId: productId() });
   });
   show("gRPC straight to catalog", direct);
 
@@ -113,7 +156,7 @@ try {
     () =>
       new Promise<void>((resolve, reject) => {
         const req = request(
-          { host: "127.0.0.1", port: edgePort, path: `/api/v1/products/${PRODUCT_ID}`, agent },
+          { host: "127.0.0.1", port: edgePort, path: `/api/v1/products/${productId()}`, agent },
           (res) => {
             res.resume();
             res.on("end", () =>
@@ -132,4 +175,13 @@ try {
 } finally {
   closeClients();
   for (const child of children) child.kill("SIGTERM");
+  await catalog?.kill();
+  await jwks.close();
+  if (catalog) await dropTestDatabase(catalog.dbName);
+  const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379", {
+    maxRetriesPerRequest: 1,
+  });
+  const keys = await redis.keys(`${ratePrefix}*`).catch(() => [] as string[]);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
 }
