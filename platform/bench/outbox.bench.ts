@@ -55,6 +55,8 @@ export interface OutboxScenario {
   aggregates?: number;
   partitions?: number;
   relayBatchSize?: number;
+  /** Relay retention of published rows; 0 deletes them on publish (default: the relay's). */
+  retentionMs?: number;
 }
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "warn" });
@@ -78,6 +80,9 @@ export async function measureOutbox(scenario: OutboxScenario): Promise<OutboxBen
   await ensureTopics(kafka, [{ topic, numPartitions: scenario.partitions ?? 6 }]);
   const relay = spawnRelay(database.name, {
     RELAY_BATCH_SIZE: String(scenario.relayBatchSize ?? 1000),
+    ...(scenario.retentionMs === undefined
+      ? {}
+      : { RELAY_RETENTION_MS: String(scenario.retentionMs) }),
   });
   const latencies: number[] = [];
   let deliveries = 0;
