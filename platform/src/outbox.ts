@@ -7,17 +7,23 @@ import type { PlatformTables } from "./platform-migrations.ts";
 export const OUTBOX_CHANNEL = "shopmesh_outbox";
 
 /**
- * Shortest gap between two NOTIFYs from one process. Postgres serialises the commits of all
- * notifying transactions in the cluster behind one lock held through the WAL flush, which turns
- * off group commit: measured on the 2-core dev box, 8 writers committing one row each ran 795
+ * Shortest gap between two NOTIFYs from one process to one database. Postgres serialises the
+ * commits of all notifying transactions in the cluster behind one lock held through the WAL
+ * flush, which turns off group commit: measured on the 2-core dev box, 8 writers committing one row each ran 795
  * transactions/s with a NOTIFY in every transaction and 2,034 without. So a transaction
- * appending within this window after another one from the same process skips the NOTIFY: the
+ * appending within this window after another one to the same database skips the NOTIFY: the
  * relay re-reads shortly after every wake-up (see `followUpMs` in outbox-relay), which catches
  * such rows, and its safety poll bounds the rare leftovers (a notifying transaction that rolled
  * back, or one committing long after its append).
  */
 export const NOTIFY_INTERVAL_MS = 20;
-let lastNotifyAt = Number.NEGATIVE_INFINITY;
+
+/**
+ * Last NOTIFY time per Kysely instance (one per database), keyed by its dialect adapter: every
+ * transaction of an instance shares that object. Per instance rather than per process, so a
+ * process writing two databases cannot starve one relay of notifications with the other's.
+ */
+const lastNotifyAt = new WeakMap<object, number>();
 
 /** Where an appended event landed: its publication position and its place in its aggregate. */
 export interface AppendedEvent {
@@ -38,7 +44,7 @@ export interface AppendedEvent {
  * commit order, and the relay publishes in id order. Aggregates are locked in sorted order, so
  * two calls touching the same aggregates cannot deadlock each other. `pg_notify` in the same
  * statement wakes the relay (Postgres delivers it only at commit), at most once per
- * `NOTIFY_INTERVAL_MS` per process.
+ * `NOTIFY_INTERVAL_MS` per database and process.
  *
  * Several events per call are one round trip; pass them together when a command emits more
  * than one.
@@ -57,10 +63,11 @@ export async function appendToOutbox<DB extends PlatformTables>(
 }
 
 /** Whether this append should NOTIFY; see NOTIFY_INTERVAL_MS. */
-function claimNotify(): boolean {
+function claimNotify(trx: Kysely<unknown>): boolean {
+  const key = trx.getExecutor().adapter;
   const now = performance.now();
-  if (now - lastNotifyAt < NOTIFY_INTERVAL_MS) return false;
-  lastNotifyAt = now;
+  if (now - (lastNotifyAt.get(key) ?? Number.NEGATIVE_INFINITY) < NOTIFY_INTERVAL_MS) return false;
+  lastNotifyAt.set(key, now);
   return true;
 }
 
@@ -88,7 +95,7 @@ async function appendOne<DB extends PlatformTables>(
       RETURNING id, seq
     ),
     notified AS (
-      SELECT CASE WHEN ${claimNotify()}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
+      SELECT CASE WHEN ${claimNotify(trx as Kysely<unknown>)}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
     SELECT inserted.id, inserted.seq FROM inserted, notified
   `.execute(trx);
   const row = rows[0];
@@ -135,7 +142,7 @@ async function appendEncoded<DB extends PlatformTables>(
       RETURNING id, seq, event_id
     ),
     notified AS (
-      SELECT CASE WHEN ${claimNotify()}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
+      SELECT CASE WHEN ${claimNotify(trx as Kysely<unknown>)}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
     SELECT inserted.id, inserted.seq, inserted.event_id FROM inserted, notified
   `.execute(trx);
   const byEventId = new Map(rows.map((r) => [r.event_id, r]));
