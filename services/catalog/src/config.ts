@@ -1,4 +1,5 @@
 import { int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { CONSUMER_GROUP } from "./events.ts";
 
 const grpcPort = Number(process.env.GRPC_PORT || 50052);
 
@@ -14,6 +15,8 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
       dbName: str("DB_NAME", { default: "shopmesh_catalog" }),
       dbPoolSize: int("DB_POOL_SIZE", { default: 10, min: 1, max: 100 }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
+      /** Kafka consumer group; one per service in production, unique per run in tests. */
+      kafkaGroupId: str("KAFKA_GROUP_ID", { default: CONSUMER_GROUP }),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
     },
     env,

@@ -11,7 +11,6 @@ import { loadCatalogConfig } from "./config.ts";
 import { openCatalogDb } from "./database.ts";
 import {
   CONSUMED_TOPICS,
-  CONSUMER_GROUP,
   createEventHandler,
   PRODUCT_VIEWS_TOPIC,
   PRODUCTS_TOPIC,
@@ -51,7 +50,7 @@ const service = await startService({
 const relay = startOutboxRelay({ connection, kafka, logger });
 const consumer = await startConsumer({
   kafka,
-  groupId: CONSUMER_GROUP,
+  groupId: config.kafkaGroupId,
   topics: CONSUMED_TOPICS,
   handler: createEventHandler({ db, applyRating: products.applyRating }),
   logger,

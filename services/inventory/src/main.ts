@@ -12,7 +12,7 @@ import { startOutboxRelay } from "@shopmesh/platform/outbox-relay";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { startService } from "@shopmesh/platform/service";
 import { loadInventoryConfig } from "./config.ts";
-import { CONSUMED_TOPICS, CONSUMER_GROUP, createEventHandler, INVENTORY_TOPIC } from "./events.ts";
+import { CONSUMED_TOPICS, createEventHandler, INVENTORY_TOPIC } from "./events.ts";
 import { startExpirySweeper } from "./expiry-sweeper.ts";
 import { createInventoryHandlers } from "./handlers.ts";
 import { createReservationCommands } from "./reservations.ts";
@@ -60,7 +60,7 @@ const service = await startService({
 const relay = startOutboxRelay({ connection, kafka, logger });
 const consumer = await startConsumer({
   kafka,
-  groupId: CONSUMER_GROUP,
+  groupId: config.kafkaGroupId,
   topics: CONSUMED_TOPICS,
   handler: createEventHandler({ db, reservations, stock, logger }),
   logger,
