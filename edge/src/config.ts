@@ -1,4 +1,4 @@
-import { bool, type EnvVar, int, loadConfig, port, str, url } from "@shopmesh/platform/config";
+import { type EnvVar, int, loadConfig, port, str, url } from "@shopmesh/platform/config";
 import { UPSTREAM_SERVICES, type UpstreamSpec } from "./upstreams.ts";
 
 const spec = {
@@ -18,7 +18,8 @@ const spec = {
     default: "http://localhost:3000,http://localhost:4200,http://localhost:5173",
   }),
   upstreamTimeoutMs: int("EDGE_UPSTREAM_TIMEOUT_MS", { default: 5_000, min: 10 }),
-  trustProxy: bool("EDGE_TRUST_PROXY", { default: false }),
+  /** Proxies in front of the edge that append to X-Forwarded-For (1 behind an ingress gateway). */
+  trustedProxyHops: int("EDGE_TRUSTED_PROXY_HOPS", { default: 0, min: 0, max: 10 }),
   requiredServices: str("EDGE_REQUIRED_SERVICES", {
     default: "user,catalog,inventory,cart,order,payment,shipping,notification",
   }),
@@ -41,7 +42,7 @@ export interface EdgeConfig {
   maxBodyBytes: number;
   corsOrigins: string[];
   upstreamTimeoutMs: number;
-  trustProxy: boolean;
+  trustedProxyHops: number;
   /** Services `/readyz` waits for; the others may be absent (their routes answer 503). */
   requiredServices: string[];
   upstreams: UpstreamSpec[];

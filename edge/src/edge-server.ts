@@ -35,7 +35,7 @@ export interface EdgeDeps {
   maxBodyBytes: number;
   upstreamTimeoutMs: number;
   /** Take the client IP from X-Forwarded-For (behind the Istio ingress gateway). */
-  trustProxy: boolean;
+  trustedProxyHops: number;
   logger: Logger;
   registry?: Registry;
 }
@@ -121,7 +121,7 @@ export function createEdge(deps: EdgeDeps): Edge {
       return "too_large";
     }
     const authorization = req.headers.authorization;
-    const ip = clientIpOf(req, deps.trustProxy);
+    const ip = clientIpOf(req, deps.trustedProxyHops);
     const caller: Caller = {
       requestId: res.getHeader("x-request-id") as string,
       ip,

@@ -73,12 +73,21 @@ export function requestIdOf(req: IncomingMessage): string {
   return typeof given === "string" && REQUEST_ID.test(given) ? given : crypto.randomUUID();
 }
 
-/** The client's IP: the socket's, or the first `X-Forwarded-For` hop behind a trusted proxy. */
-export function clientIpOf(req: IncomingMessage, trustProxy: boolean): string {
-  if (trustProxy) {
-    const forwarded = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) return first;
+/**
+ * The client's IP, for per-client rate limits. With `trustedProxyHops` = 0 it is the socket's
+ * peer. Behind N trusted proxies (e.g. 1 for an Istio ingress gateway) it is the N-th
+ * `X-Forwarded-For` entry from the right: the address the outermost trusted proxy saw. Entries
+ * further left were written by the client itself and could be forged to dodge the limit.
+ */
+export function clientIpOf(req: IncomingMessage, trustedProxyHops: number): string {
+  if (trustedProxyHops > 0) {
+    const header = req.headers["x-forwarded-for"];
+    const hops = (Array.isArray(header) ? header.join(",") : (header ?? ""))
+      .split(",")
+      .map((hop) => hop.trim())
+      .filter(Boolean);
+    const client = hops[hops.length - trustedProxyHops];
+    if (client) return client;
   }
   return req.socket.remoteAddress ?? "unknown";
 }

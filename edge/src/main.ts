@@ -48,7 +48,7 @@ const edge = createEdge({
   corsOrigins: config.corsOrigins,
   maxBodyBytes: config.maxBodyBytes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
-  trustProxy: config.trustProxy,
+  trustedProxyHops: config.trustedProxyHops,
   logger,
 });
 
