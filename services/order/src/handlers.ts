@@ -24,8 +24,9 @@ import type { HandlerContext, ServiceImpl } from "@shopmesh/platform/handler-con
 import type { Logger } from "@shopmesh/platform/logger";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { type PricedOrder, priceOrder, type QuoteClients, requestHash } from "./checkout.ts";
+import { nextStepKind } from "./domain/next-step.ts";
 import { InvalidTransitionError, type Order } from "./domain/order.ts";
-import { cancelOrder, nextStepKind, placeOrder } from "./domain/transitions.ts";
+import { cancelOrder, placeOrder } from "./domain/transitions.ts";
 import {
   fromProtoAddress,
   fromProtoStatus,

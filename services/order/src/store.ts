@@ -2,6 +2,7 @@ import type { NewEvent } from "@shopmesh/platform/event-envelope";
 import { appendToOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { nextStepKind } from "./domain/next-step.ts";
 import type {
   Cancellation,
   Order,
@@ -11,7 +12,7 @@ import type {
   ShipmentSummary,
   StatusChange,
 } from "./domain/order.ts";
-import { nextStepKind, type Transition } from "./domain/transitions.ts";
+import type { Transition } from "./domain/transitions.ts";
 
 /** The `orders` table. */
 export interface OrdersTable {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { isSettled, nextStepKind } from "./next-step.ts";
 import {
   InvalidTransitionError,
   type Order,
@@ -8,7 +9,6 @@ import {
 } from "./order.ts";
 import {
   cancelOrder,
-  isSettled,
   markChargeAttempted,
   markConfirmed,
   markDelivered,
@@ -23,7 +23,6 @@ import {
   markShipped,
   markStockReleased,
   markStockReserved,
-  nextStepKind,
   placeOrder,
   timeOutStep,
 } from "./transitions.ts";

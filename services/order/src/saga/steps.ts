@@ -17,6 +17,7 @@ import {
 } from "@shopmesh/gen/shopmesh/shipping/v1/shipping_pb.js";
 import { Code, RpcError } from "@shopmesh/platform/errors";
 import type { Client } from "@shopmesh/platform/grpc-client";
+import type { SagaStepKind } from "../domain/next-step.ts";
 import type { Order, PaymentSummary, ShipmentSummary } from "../domain/order.ts";
 import { totalWeightGrams } from "../domain/pricing.ts";
 import * as saga from "../domain/transitions.ts";
@@ -46,7 +47,7 @@ export interface StepInput {
  * racing the call) the saga knows the call may have had an effect: a charge that may succeed
  * late, a shipment that may exist.
  */
-export const BEFORE_CALL: Partial<Record<saga.SagaStepKind, Change>> = {
+export const BEFORE_CALL: Partial<Record<SagaStepKind, Change>> = {
   charge: saga.markChargeAttempted,
   create_shipment: saga.markShipmentRequested,
 };
@@ -144,7 +145,7 @@ function releaseReason(order: Order): ReleaseReason {
  * (unavailable, deadline, payment still pending): the worker retries with backoff.
  */
 export async function runStep(
-  kind: saga.SagaStepKind,
+  kind: SagaStepKind,
   input: StepInput,
   c: SagaClients,
 ): Promise<Change> {

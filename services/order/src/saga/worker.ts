@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@shopmesh/platform/logger";
 import { requestContext } from "@shopmesh/platform/logger";
-import { nextStepKind } from "../domain/transitions.ts";
+import { nextStepKind } from "../domain/next-step.ts";
 import type { OrderStore } from "../store.ts";
 import { BEFORE_CALL, runStep, type SagaClients } from "./steps.ts";
 
