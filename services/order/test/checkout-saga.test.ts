@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ReservationStatus } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
 import {
   CancellationReason,
@@ -298,6 +299,40 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     );
     const { orders } = await client.listOrders({ userId: alice }, as.admin);
     assert.ok(orders.some((o) => o.id === placed!.id));
+    const future = timestampFromDate(new Date(Date.now() + 3_600_000));
+    const none = await client.listOrders({ userId: alice, createdAfter: future }, as.admin);
+    assert.equal(none.orders.length, 0);
+    await assert.rejects(
+      client.listOrders(
+        { createdAfter: future, createdBefore: timestampFromDate(new Date()) },
+        as.admin,
+      ),
+      (err: RpcError) => err.code === Code.INVALID_ARGUMENT && /created_after/.test(err.message),
+    );
+  });
+
+  test("only staff may cancel with ADMIN_REQUESTED, and staff may cancel anyone's order", async () => {
+    const v = peers.addVariant({ priceMinor: 100 }, 0); // out of stock: nothing ships meanwhile
+    peers.switches.inventoryDown = true;
+    try {
+      const { order: placed } = await client.placeOrder(request(v.id), as.alice);
+      await assert.rejects(
+        client.cancelOrder(
+          { orderId: placed!.id, reason: CancellationReason.ADMIN_REQUESTED },
+          as.alice,
+        ),
+        (err: RpcError) => err.code === Code.PERMISSION_DENIED,
+      );
+      const { order: cancelled } = await client.cancelOrder(
+        { orderId: placed!.id, reason: CancellationReason.ADMIN_REQUESTED, detail: "fraud check" },
+        as.admin,
+      );
+      assert.equal(cancelled?.status, OrderStatus.CANCELLED);
+      assert.equal(cancelled?.cancellation?.reason, CancellationReason.ADMIN_REQUESTED);
+      assert.equal(cancelled?.cancellation?.cancelledByUserId, admin);
+    } finally {
+      peers.switches.inventoryDown = false;
+    }
   });
 
   test("bad input is INVALID_ARGUMENT naming the field", async () => {
