@@ -8,7 +8,7 @@ import {
   verificationCode,
   waitFor,
   waitForMail,
-} from "./fixtures/real-shop.ts";
+} from "../../test/e2e/support/real-shop.ts";
 
 interface Json {
   // biome-ignore lint/suspicious/noExplicitAny: parsed JSON from curl, checked by the asserts
