@@ -68,6 +68,18 @@ export interface StoredOrder {
   attempts: number;
 }
 
+/** How {@link OrderStore.apply} runs and schedules a change. */
+export interface ApplyOptions {
+  /** Run inside this transaction (a consumer's inbox transaction) instead of a new one. */
+  trx?: Transaction<OrderDatabase>;
+  /** Decides the next saga attempt: a Date, `null` (nothing due), or unchanged. */
+  schedule?: (order: Order) => Date | null | undefined;
+  /** Make the order due now if it has saga work and nothing is scheduled (events). */
+  wake?: boolean;
+  /** Load (and return) the full status history; the saga and consumers do not need it. */
+  withHistory?: boolean;
+}
+
 /** Filters and page of a list query; pages are newest first, keyed by id (UUIDv7). */
 export interface ListQuery {
   userId?: string;
@@ -199,6 +211,53 @@ export function createOrderStore(
       .execute();
   }
 
+  /**
+   * Applies `change` to the locked, current state of an order and saves the result with its
+   * events, in `options.trx` when given (a consumer's inbox transaction) or a new transaction.
+   * Returns undefined when the order does not exist.
+   */
+  async function applyStored(
+    id: string,
+    change: (order: Order) => Transition,
+    options: ApplyOptions = {},
+  ): Promise<StoredOrder | undefined> {
+    const run = async (trx: Transaction<OrderDatabase>): Promise<StoredOrder | undefined> => {
+      const stored = await load(trx, id, true, options.withHistory ?? true);
+      if (!stored) return undefined;
+      const t = change(stored.order);
+      const next = options.schedule?.(t.order);
+      // The gateway token is needed only until the charge settles one way or the other.
+      const clearToken =
+        stored.paymentToken !== null &&
+        t.order.status !== "PENDING" &&
+        t.order.status !== "STOCK_RESERVED";
+      const wake = options.wake && nextStepKind(t.order) !== "wait";
+      const changed = t.order !== stored.order || next !== undefined || clearToken || wake;
+      if (!changed) return stored;
+      await trx
+        .updateTable("orders")
+        .set({
+          ...orderColumns(t.order),
+          ...(next !== undefined ? { next_attempt_at: next, attempts: 0, last_error: null } : {}),
+          ...(clearToken ? { payment_token: null } : {}),
+          ...(wake && next === undefined
+            ? { next_attempt_at: sql<Date>`COALESCE(next_attempt_at, now())` }
+            : {}),
+        })
+        .where("id", "=", id)
+        .execute();
+      await writeHistory(trx, t.order, stored.order.statusHistory.length);
+      if (t.events.length > 0) await appendToOutbox(trx, toEvents(t.order, t));
+      return {
+        order: t.order,
+        requestHash: stored.requestHash,
+        paymentToken: clearToken ? null : stored.paymentToken,
+        attempts: next !== undefined ? 0 : stored.attempts,
+      };
+    };
+    return options.trx ? run(options.trx) : db.transaction().execute(run);
+  }
+
   return {
     db,
 
@@ -268,46 +327,16 @@ export function createOrderStore(
     async apply(
       id: string,
       change: (order: Order) => Transition,
-      options: {
-        trx?: Transaction<OrderDatabase>;
-        schedule?: (order: Order) => Date | null | undefined;
-        /** Make the order due now if it has saga work and nothing is scheduled (events). */
-        wake?: boolean;
-        /** Load (and return) the full status history; the saga and consumers do not need it. */
-        withHistory?: boolean;
-      } = {},
+      options: ApplyOptions = {},
     ): Promise<Order | undefined> {
-      const run = async (trx: Transaction<OrderDatabase>) => {
-        const stored = await load(trx, id, true, options.withHistory ?? true);
-        if (!stored) return undefined;
-        const t = change(stored.order);
-        const next = options.schedule?.(t.order);
-        // The gateway token is needed only until the charge settles one way or the other.
-        const clearToken =
-          stored.paymentToken !== null &&
-          t.order.status !== "PENDING" &&
-          t.order.status !== "STOCK_RESERVED";
-        const wake = options.wake && nextStepKind(t.order) !== "wait";
-        const changed = t.order !== stored.order || next !== undefined || clearToken || wake;
-        if (!changed) return stored.order;
-        await trx
-          .updateTable("orders")
-          .set({
-            ...orderColumns(t.order),
-            ...(next !== undefined ? { next_attempt_at: next, attempts: 0, last_error: null } : {}),
-            ...(clearToken ? { payment_token: null } : {}),
-            ...(wake && next === undefined
-              ? { next_attempt_at: sql<Date>`COALESCE(next_attempt_at, now())` }
-              : {}),
-          })
-          .where("id", "=", id)
-          .execute();
-        await writeHistory(trx, t.order, stored.order.statusHistory.length);
-        if (t.events.length > 0) await appendToOutbox(trx, toEvents(t.order, t));
-        return t.order;
-      };
-      return options.trx ? run(options.trx) : db.transaction().execute(run);
+      return (await applyStored(id, change, options))?.order;
     },
+
+    /**
+     * {@link OrderStore.apply} that returns the saved order with its bookkeeping (token,
+     * attempts), so the saga can decide its next step without reading the row again.
+     */
+    applyStored,
 
     /** Records a failed attempt and when to try again. */
     async retryLater(id: string, at: Date, attempts: number, error: string): Promise<void> {

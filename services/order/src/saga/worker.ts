@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "@shopmesh/platform/logger";
 import { requestContext } from "@shopmesh/platform/logger";
-import { nextStepKind } from "../domain/next-step.ts";
-import type { OrderStore } from "../store.ts";
-import { BEFORE_CALL, runStep, type SagaClients } from "./steps.ts";
+import { nextStepKind, type SagaStepKind } from "../domain/next-step.ts";
+import type { Order } from "../domain/order.ts";
+import type { OrderStore, StoredOrder } from "../store.ts";
+import { BEFORE_CALL, type Change, runStep, type SagaClients } from "./steps.ts";
 
 /** Settings of {@link createSagaWorker}. */
 export interface SagaWorkerOptions {
@@ -35,6 +36,30 @@ export interface SagaWorker {
 const MAX_STEPS_PER_CLAIM = 12;
 
 /**
+ * Whether a step's before-call bookkeeping is already saved (or it has none): the BEFORE_CALL
+ * transitions return the order itself when their flag is already set.
+ */
+function isPrepared(kind: SagaStepKind, order: Order): boolean {
+  const before = BEFORE_CALL[kind];
+  return !before || before(order).order === order;
+}
+
+/**
+ * A step's change followed, in the same transaction, by the before-call bookkeeping of the
+ * step the changed order needs next (if it has one), so that bookkeeping costs no transaction
+ * of its own and is still durable before that step's call goes out.
+ */
+function thenPrepareNext(change: Change): Change {
+  return (o) => {
+    const t = change(o);
+    const before = BEFORE_CALL[nextStepKind(t.order)];
+    if (!before) return t;
+    const prepared = before(t.order);
+    return { order: prepared.order, events: [...t.events, ...prepared.events] };
+  };
+}
+
+/**
  * Starts the checkout saga's orchestrator: a durable worker driven only by order rows. Each
  * order carries `next_attempt_at`; the sweeper claims due orders with a lease (SKIP LOCKED, so
  * replicas share the work), decides the next step from the persisted state, runs the step's
@@ -55,28 +80,46 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     return base / 2 + Math.random() * (base / 2);
   };
 
+  // Keep the lease while this worker continues; null once only an event can move the order.
+  const holdOrRelease = (o: Order) => (nextStepKind(o) === "wait" ? null : leaseEnd());
+
+  /**
+   * Advances one claimed order step by step. The row is read once per claim; after that each
+   * step continues from the state its own apply saved (read under the row lock, so it is as
+   * fresh as a separate read would be). When the next step must record something before its
+   * call goes out (BEFORE_CALL), that bookkeeping commits in the same transaction as the
+   * previous step's answer, still before the call, and only if the locked state still wants
+   * that step.
+   */
   async function advance(orderId: string): Promise<void> {
+    let stored = await store.get(orderId, { withHistory: false });
+    if (!stored) return;
+    // Whether the row still carries this claim's lease (a step's apply releases it on wait).
+    let leased = true;
     for (let i = 0; i < MAX_STEPS_PER_CLAIM && !stopping; i++) {
-      const stored = await store.get(orderId, { withHistory: false });
-      if (!stored) return;
       const kind = nextStepKind(stored.order);
       if (kind === "wait") {
-        await store.apply(orderId, (o) => ({ order: o, events: [] }), {
-          schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
-          withHistory: false,
-        });
+        if (leased) {
+          await store.apply(orderId, (o) => ({ order: o, events: [] }), {
+            schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+            withHistory: false,
+          });
+        }
         return;
       }
-      const before = BEFORE_CALL[kind];
-      if (before) {
-        const fresh = await store.apply(orderId, before, {
+      if (!isPrepared(kind, stored.order)) {
+        const fresh = await store.applyStored(orderId, BEFORE_CALL[kind]!, {
           schedule: leaseEnd,
           withHistory: false,
         });
+        if (!fresh) return;
+        stored = fresh;
+        leased = true;
         // A cancel (or an event) may have landed since the order was read: never send a
         // charge or book a shipment the order no longer wants; decide again instead.
-        if (!fresh || nextStepKind(fresh) !== kind) continue;
+        if (nextStepKind(fresh.order) !== kind) continue;
       }
+      let applied: StoredOrder | undefined;
       try {
         const change = await runStep(
           kind,
@@ -89,9 +132,8 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           },
           clients,
         );
-        // Keep the lease while this worker continues; null once only an event can move it.
-        await store.apply(orderId, change, {
-          schedule: (o) => (nextStepKind(o) === "wait" ? null : leaseEnd()),
+        applied = await store.applyStored(orderId, thenPrepareNext(change), {
+          schedule: holdOrRelease,
           withHistory: false,
         });
       } catch (err) {
@@ -104,6 +146,10 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         await store.retryLater(orderId, at, attempts, `${kind}: ${(err as Error).message}`);
         return;
       }
+      if (!applied) return;
+      stored = applied;
+      leased = nextStepKind(stored.order) !== "wait";
+      if (!leased) return;
     }
     // Steps left but this claim's budget is spent: make it due for the next sweep.
     await store.apply(orderId, (o) => ({ order: o, events: [] }), {
