@@ -34,6 +34,7 @@ import { handleOnce } from "@shopmesh/platform/inbox";
 import type { Kafka } from "@shopmesh/platform/kafka";
 import { type RunningConsumer, startConsumer } from "@shopmesh/platform/kafka-consumer";
 import type { Logger } from "@shopmesh/platform/logger";
+import { nextStepKind } from "./domain/next-step.ts";
 import { InvalidTransitionError, type Order } from "./domain/order.ts";
 import * as saga from "./domain/transitions.ts";
 import {
@@ -301,7 +302,7 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
     partitionsConsumedConcurrently: 3,
     handler: async ({ envelope }) => {
       const effect = effectOf(envelope, deps.paymentDeadline);
-      if (!effect || !(await store.get(effect.orderId))) return;
+      if (!effect || !(await store.exists(effect.orderId))) return;
       try {
         const result = await handleOnce(store.db, deps.groupId, envelope.eventId, (trx) =>
           store.apply(effect.orderId, effect.change, {
@@ -310,7 +311,10 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
             withHistory: false,
           }),
         );
-        if (result.applied) deps.onChanged(effect.orderId);
+        // Only an order with saga work left is worth a claim; the rest wait for events.
+        if (result.applied && result.result && nextStepKind(result.result) !== "wait") {
+          deps.onChanged(effect.orderId);
+        }
       } catch (err) {
         // An event that does not fit the order (e.g. a decline for an order already past
         // payment) is a no-op by design; the saga's own calls drive the order forward.

@@ -194,6 +194,10 @@ export function createOrderStore(
     const row = await query.executeTakeFirst();
     if (!row) return undefined;
     const history = withHistory ? ((await historyOf(trx, [id])).get(id) ?? []) : [];
+    return stored(row, history);
+  }
+
+  function stored(row: Selectable<OrdersTable>, history: StatusChange[]): StoredOrder {
     return {
       order: toOrder(row, history),
       requestHash: row.request_hash,
@@ -362,13 +366,27 @@ export function createOrderStore(
       return rows.map((r) => r.id);
     },
 
-    /** Claims one order if it is due (after PlaceOrder or CancelOrder); false if someone has it. */
-    async claim(id: string, leaseMs: number): Promise<boolean> {
-      const { rows } = await sql<{ id: string }>`
+    /**
+     * Claims one order if it is due (after PlaceOrder or CancelOrder) and returns it as claimed
+     * (without history), in one round trip; undefined if someone has it or nothing is due.
+     */
+    async claim(id: string, leaseMs: number): Promise<StoredOrder | undefined> {
+      const { rows } = await sql<Selectable<OrdersTable>>`
         UPDATE orders SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
         WHERE id = ${id} AND next_attempt_at <= now()
-        RETURNING id`.execute(db);
-      return rows.length > 0;
+        RETURNING *`.execute(db);
+      const row = rows[0];
+      return row ? stored(row, []) : undefined;
+    },
+
+    /** Whether this database holds the order (cheaper than loading it). */
+    async exists(id: string): Promise<boolean> {
+      const row = await db
+        .selectFrom("orders")
+        .select("id")
+        .where("id", "=", id)
+        .executeTakeFirst();
+      return row !== undefined;
     },
 
     /** A page of orders, newest first, and the total matching the filters. */

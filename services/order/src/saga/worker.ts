@@ -91,8 +91,8 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
    * previous step's answer, still before the call, and only if the locked state still wants
    * that step.
    */
-  async function advance(orderId: string): Promise<void> {
-    let stored = await store.get(orderId, { withHistory: false });
+  async function advance(orderId: string, claimed?: StoredOrder): Promise<void> {
+    let stored = claimed ?? (await store.get(orderId, { withHistory: false }));
     if (!stored) return;
     // Whether the row still carries this claim's lease (a step's apply releases it on wait).
     let leased = true;
@@ -158,11 +158,11 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     });
   }
 
-  function start(orderId: string) {
+  function start(orderId: string, claimed?: StoredOrder) {
     if (inFlight.has(orderId)) return;
     // Outside the triggering request's context: its deadline must not bound the saga's calls.
     const run = requestContext
-      .run({ correlationId: orderId }, () => advance(orderId))
+      .run({ correlationId: orderId }, () => advance(orderId, claimed))
       .catch((err) =>
         logger.error(
           { err, orderId },
@@ -211,7 +211,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       store
         .claim(orderId, options.leaseMs)
         .then((claimed) => {
-          if (claimed) start(orderId);
+          if (claimed) start(orderId, claimed);
         })
         .catch((err) => logger.warn({ err, orderId }, "could not claim order; the sweeper will"));
     },
