@@ -109,6 +109,9 @@ async function main() {
       PAYMENT_ADDR: payment!.address,
       SAGA_CONCURRENCY: "64",
       SAGA_SWEEP_INTERVAL_MS: "200",
+      // 64 sagas in flight share the pool with PlaceOrder and the consumer: the default 10
+      // connections queue them (measured: 24 gives ~10% more checkouts/s at 64 shoppers).
+      DB_POOL_SIZE: "24",
     });
     procs.push(order);
     const admin = {

@@ -72,6 +72,10 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   const inFlight = new Map<string, Promise<void>>();
   let stopping = false;
   let wake: (() => void) | undefined;
+  // Set when due work may be waiting for a free slot (a kick refused at capacity, or a sweep
+  // that filled every slot): a slot that frees up then wakes the sweeper at once. Otherwise a
+  // finished order costs no claim query.
+  let backlog = false;
 
   const paymentDeadline = () => new Date(Date.now() + options.paymentStepTimeoutMs);
   const leaseEnd = () => new Date(Date.now() + options.leaseMs);
@@ -171,7 +175,10 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       )
       .finally(() => {
         inFlight.delete(orderId);
-        wake?.();
+        if (backlog) {
+          backlog = false;
+          wake?.();
+        }
       });
     inFlight.set(orderId, run);
   }
@@ -182,6 +189,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         const free = options.concurrency - inFlight.size;
         if (free > 0) {
           const ids = await store.claimDue(free, options.leaseMs);
+          if (ids.length === free) backlog = true;
           for (const id of ids) start(id);
         }
       } catch (err) {
@@ -207,7 +215,11 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
 
   return {
     kick(orderId) {
-      if (stopping || inFlight.has(orderId) || inFlight.size >= options.concurrency) return;
+      if (stopping || inFlight.has(orderId)) return;
+      if (inFlight.size >= options.concurrency) {
+        backlog = true;
+        return;
+      }
       store
         .claim(orderId, options.leaseMs)
         .then((claimed) => {
