@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { curl } from "./fixtures/curl.ts";
 import {
   type RealShop,
   startRealShop,
@@ -9,6 +8,7 @@ import {
   waitFor,
   waitForMail,
 } from "../../test/e2e/support/real-shop.ts";
+import { curl } from "./fixtures/curl.ts";
 
 interface Json {
   // biome-ignore lint/suspicious/noExplicitAny: parsed JSON from curl, checked by the asserts

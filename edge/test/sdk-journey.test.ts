@@ -3,9 +3,14 @@ import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { AdjustmentReason } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
 import { OrderStatus, PaymentState } from "@shopmesh/gen/shopmesh/order/v1/order_pb.js";
+import {
+  type RealShop,
+  SMTP_SINK_URL,
+  startRealShop,
+  waitForMail,
+} from "../../test/e2e/support/real-shop.ts";
 import { shoppingJourney } from "../examples/shopping-journey.ts";
 import { Code, ConnectError, createShopmeshClient } from "../sdk/index.ts";
-import { type RealShop, SMTP_SINK_URL, startRealShop, waitForMail } from "../../test/e2e/support/real-shop.ts";
 
 /** The Connect code a refused call carries (fails the test when the call succeeded). */
 async function refusal(call: Promise<unknown>): Promise<Code> {
