@@ -919,7 +919,8 @@ export declare const ShippingService: GenService<{
   },
   /**
    * AdvanceShipment forces a shipment into a status, appending a tracking event, for operations
-   * and end-to-end tests (the mock carrier never moves parcels by itself). Admin only.
+   * and end-to-end tests (besides the simulated carrier, which advances shipments on its own at
+   * SHIPPING_ADVANCE_INTERVAL_MS; 0 turns it off). Admin only.
    * Publishes shipment.status_updated.
    *
    * @generated from rpc shopmesh.shipping.v1.ShippingService.AdvanceShipment

@@ -1852,7 +1852,7 @@ export declare const UserStatusSchema: GenEnum<UserStatus>;
  * (service-to-service only, enforced by the mesh's AuthorizationPolicy).
  *
  * Access tokens are JWTs signed with an asymmetric key published by GetJwks. Claims: `sub` (user
- * id), `roles` (array of "CUSTOMER" / "ADMIN"), `email_verified` (bool), `iss`, `aud`, `iat`,
+ * id), `roles` (array of "customer" / "admin"), `email_verified` (bool), `iss`, `aud`, `iat`,
  * `exp`, `jti`; the header's `kid` names the signing key.
  *
  * @generated from service shopmesh.user.v1.UserService
