@@ -1,4 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
+  type Admin,
   CompressionTypes,
   type IHeaders,
   Kafka,
@@ -108,10 +110,30 @@ export interface TopicSpec {
 }
 
 /**
+ * Errors of services racing to create the same topics on a fresh broker: another process created
+ * a topic between our list and create, or a new topic's metadata has not reached the broker's
+ * cache yet. Both settle within moments; the next attempt sees the topic.
+ */
+const TOPIC_RACE_ERRORS = new Set([
+  "TOPIC_ALREADY_EXISTS",
+  "UNKNOWN_TOPIC_OR_PARTITION",
+  "LEADER_NOT_AVAILABLE",
+]);
+
+/** True when `err` (or an error it wraps) is one of {@link TOPIC_RACE_ERRORS}. */
+function isTopicRace(err: unknown): boolean {
+  const e = err as { type?: string; cause?: unknown; errors?: unknown[] } | undefined;
+  if (!e) return false;
+  if (e.type && TOPIC_RACE_ERRORS.has(e.type)) return true;
+  return isTopicRace(e.cause) || (e.errors ?? []).some(isTopicRace);
+}
+
+/**
  * Creates the topics that are missing, with their partition counts, and returns their names.
  * Existing topics are left alone: adding partitions would move keys between partitions and
  * break per-aggregate order, so a smaller existing count is only logged. Replication defaults
- * to 1 (one local broker); production passes 3.
+ * to 1 (one local broker); production passes 3. Services starting together on a fresh broker
+ * race to create the same topics; the losing side retries until the topics are visible.
  */
 export async function ensureTopics(
   kafka: Kafka,
@@ -120,37 +142,61 @@ export async function ensureTopics(
 ): Promise<string[]> {
   const admin = kafka.admin();
   await admin.connect();
+  const created: string[] = [];
   try {
-    const existing = new Set(await admin.listTopics());
-    const missing = topics.filter((t) => !existing.has(t.topic));
-    if (missing.length > 0) {
-      await admin.createTopics({
-        waitForLeaders: true,
-        topics: missing.map((t) => ({
-          topic: t.topic,
-          numPartitions: t.numPartitions,
-          replicationFactor: t.replicationFactor ?? options.replicationFactor ?? 1,
-          configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-        })),
-      });
-      options.logger?.info({ topics: missing.map((t) => t.topic) }, "created Kafka topics");
-    }
-    const present = topics.filter((t) => existing.has(t.topic));
-    if (present.length > 0) {
-      const metadata = await admin.fetchTopicMetadata({ topics: present.map((t) => t.topic) });
-      for (const meta of metadata.topics) {
-        const wanted = present.find((t) => t.topic === meta.name)?.numPartitions ?? 0;
-        if (meta.partitions.length < wanted) {
-          options.logger?.warn(
-            { topic: meta.name, partitions: meta.partitions.length, wanted },
-            "topic has fewer partitions than configured; not changing it (keys would move)",
-          );
-        }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        created.push(...(await createMissingTopics(admin, topics, options)));
+        await warnAboutFewerPartitions(admin, topics, options.logger);
+        return created;
+      } catch (err) {
+        if (attempt >= 10 || !isTopicRace(err)) throw err;
+        options.logger?.debug({ err, attempt }, "topics are being created elsewhere; retrying");
+        await sleep(100 * attempt);
       }
     }
-    return missing.map((t) => t.topic);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Creates the topics `admin` does not list yet; returns their names. */
+async function createMissingTopics(
+  admin: Admin,
+  topics: readonly TopicSpec[],
+  options: { replicationFactor?: number; logger?: Logger },
+): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return [];
+  await admin.createTopics({
+    waitForLeaders: true,
+    topics: missing.map((t) => ({
+      topic: t.topic,
+      numPartitions: t.numPartitions,
+      replicationFactor: t.replicationFactor ?? options.replicationFactor ?? 1,
+      configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+    })),
+  });
+  options.logger?.info({ topics: missing.map((t) => t.topic) }, "created Kafka topics");
+  return missing.map((t) => t.topic);
+}
+
+/** Logs topics that exist with fewer partitions than configured (reading also proves them served). */
+async function warnAboutFewerPartitions(
+  admin: Admin,
+  topics: readonly TopicSpec[],
+  logger: Logger | undefined,
+): Promise<void> {
+  const metadata = await admin.fetchTopicMetadata({ topics: topics.map((t) => t.topic) });
+  for (const meta of metadata.topics) {
+    const wanted = topics.find((t) => t.topic === meta.name)?.numPartitions ?? 0;
+    if (meta.partitions.length < wanted) {
+      logger?.warn(
+        { topic: meta.name, partitions: meta.partitions.length, wanted },
+        "topic has fewer partitions than configured; not changing it (keys would move)",
+      );
+    }
   }
 }
 

@@ -96,6 +96,26 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
     assert.equal(meta.topics[0]?.partitions.length, 4);
   });
 
+  test("ensureTopics from many processes at once on new topics: every caller succeeds", async () => {
+    // Services starting together on a fresh broker race to create the same topics.
+    const names = [uniqueName("shopmesh-test-race"), uniqueName("shopmesh-test-race")];
+    topics.push(...names);
+    const specs = names.map((topic) => ({ topic, numPartitions: 3 }));
+    const callers = Array.from({ length: 8 }, (_, i) =>
+      createKafka({ clientId: `ensure-topics-race-${i}`, logger }),
+    );
+    const created = await Promise.all(callers.map((k) => ensureTopics(k, specs)));
+    assert.equal(created.length, callers.length, "no caller failed");
+    const admin = kafka.admin();
+    await admin.connect();
+    const meta = await admin.fetchTopicMetadata({ topics: names });
+    await admin.disconnect();
+    assert.deepEqual(
+      meta.topics.map((t) => t.partitions.length),
+      [3, 3],
+    );
+  });
+
   test("runs the handler inside the event's correlation id and the writer's trace", async () => {
     const topic = await newTopic(1);
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
