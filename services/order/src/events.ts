@@ -14,8 +14,10 @@ import {
   OrderShippedSchema,
 } from "@shopmesh/gen/shopmesh/events/v1/order_events_pb.js";
 import {
+  type PaymentFailed,
   PaymentFailedSchema,
   PaymentRefundedSchema,
+  type PaymentSuccessful,
   PaymentSuccessfulSchema,
 } from "@shopmesh/gen/shopmesh/events/v1/payment_events_pb.js";
 import {
@@ -157,6 +159,16 @@ const PaymentStateNumber = {
 } as const;
 
 /** What an event means for an order: which order, and the transition to apply. */
+/** The payment summary a payment.successful or payment.failed event gives the order. */
+function paymentOf(e: PaymentSuccessful | PaymentFailed) {
+  return {
+    paymentId: e.paymentId,
+    card: e.card,
+    amount: fromProtoMoney(e.amount),
+    refundedAmount: { currencyCode: e.amount?.currencyCode ?? "", amountMinor: 0 },
+  };
+}
+
 interface EventEffect {
   orderId: string;
   change: (order: Order) => saga.Transition;
@@ -213,22 +225,12 @@ export function effectOf(
     }
     case "payment.successful": {
       const e = unpackPayload(envelope, PaymentSuccessfulSchema);
-      const payment = {
-        paymentId: e.paymentId,
-        card: e.card,
-        amount: fromProtoMoney(e.amount),
-        refundedAmount: { currencyCode: e.amount?.currencyCode ?? "", amountMinor: 0 },
-      };
+      const payment = paymentOf(e);
       return { orderId: e.orderId, change: (o) => saga.markPaid(o, { payment, at }) };
     }
     case "payment.failed": {
       const e = unpackPayload(envelope, PaymentFailedSchema);
-      const payment = {
-        paymentId: e.paymentId,
-        card: e.card,
-        amount: fromProtoMoney(e.amount),
-        refundedAmount: { currencyCode: e.amount?.currencyCode ?? "", amountMinor: 0 },
-      };
+      const payment = paymentOf(e);
       const declineCode = DeclineCode[e.failure?.code ?? 0] ?? "DECLINED";
       return {
         orderId: e.orderId,
