@@ -1,5 +1,5 @@
 import type { DescMessage } from "@bufbuild/protobuf";
-import { type Kysely, sql, type Transaction } from "kysely";
+import { type Kysely, type RawBuilder, sql, type Transaction } from "kysely";
 import { type EncodedEvent, encodeEvent, type NewEvent } from "./event-envelope.ts";
 import type { PlatformTables } from "./platform-migrations.ts";
 
@@ -62,6 +62,30 @@ export async function appendToOutbox<DB extends PlatformTables>(
   return encoded.length === 1 ? [await appendOne(trx, encoded[0]!)] : appendEncoded(trx, encoded);
 }
 
+/**
+ * A state change and its events in ONE statement: one round trip, atomic without an explicit
+ * transaction (BEGIN and COMMIT are round trips too). `change` is the WITH list of the change
+ * (data-modifying CTEs, e.g. sql`changed AS (UPDATE ... WHERE version = ... RETURNING ...)`);
+ * `result` a query over them whose rows say the change happened. The events are appended only
+ * when `result` has a row, so a guarded change that matched nothing (a lost optimistic race)
+ * appends nothing. Resolves to `result`'s rows. Same ordering and NOTIFY rules as
+ * {@link appendToOutbox}; `db` may be the root instance or a transaction.
+ */
+export async function changeWithOutbox<R extends object, DB extends PlatformTables>(
+  db: Kysely<DB>,
+  statement: { change: RawBuilder<unknown>; result: RawBuilder<R> },
+  events: readonly NewEvent<DescMessage>[],
+): Promise<R[]> {
+  const encoded = events.map(encodeEvent);
+  const { rows } = await sql<R>`
+    WITH ${statement.change},
+    change_result AS (${statement.result}),
+    ${outboxCtes(db as Kysely<unknown>, encoded, sql`EXISTS (SELECT 1 FROM change_result)`)}
+    SELECT change_result.* FROM change_result, outbox_notified
+  `.execute(db);
+  return rows;
+}
+
 /** Whether this append should NOTIFY; see NOTIFY_INTERVAL_MS. */
 function claimNotify(trx: Kysely<unknown>): boolean {
   const key = trx.getExecutor().adapter;
@@ -103,47 +127,61 @@ async function appendOne<DB extends PlatformTables>(
   return { eventId: e.eventId, id: row.id, seq: Number(row.seq) };
 }
 
-/** Appends several encoded events in one statement. */
-async function appendEncoded<DB extends PlatformTables>(
-  trx: Kysely<DB>,
-  events: readonly EncodedEvent[],
-): Promise<AppendedEvent[]> {
+/**
+ * The outbox append as CTEs (`outbox_input` ... `outbox_inserted`, `outbox_notified`) for a
+ * WITH list: events are numbered per aggregate after the `outbox_sequence` bump, and appended
+ * only when `guard` (an SQL boolean) holds. `outbox_notified` is a plain SELECT: the statement
+ * must read it, or Postgres never runs it.
+ */
+function outboxCtes(db: Kysely<unknown>, events: readonly EncodedEvent[], guard = sql`true`) {
   const col = <K extends keyof EncodedEvent>(key: K) => events.map((e) => e[key] ?? null);
-  const { rows } = await sql<{ id: string; seq: string; event_id: string }>`
-    WITH input AS (
+  return sql`
+    outbox_input AS (
       SELECT * FROM unnest(
         ${col("topic")}::text[], ${col("aggregateType")}::text[], ${col("aggregateId")}::text[],
         ${col("eventId")}::uuid[], ${col("eventType")}::text[], ${col("correlationId")}::text[],
         ${col("traceparent")}::text[], ${col("envelope")}::bytea[]
       ) WITH ORDINALITY AS t(topic, aggregate_type, aggregate_id, event_id, event_type,
                              correlation_id, traceparent, envelope, ord)
+      WHERE ${guard}
     ),
-    counts AS (
+    outbox_counts AS (
       SELECT aggregate_type, aggregate_id, count(*) AS n
-      FROM input GROUP BY aggregate_type, aggregate_id
+      FROM outbox_input GROUP BY aggregate_type, aggregate_id
     ),
-    seqs AS (
+    outbox_seqs AS (
       INSERT INTO outbox_sequence AS s (aggregate_type, aggregate_id, seq)
-      SELECT aggregate_type, aggregate_id, n FROM counts ORDER BY aggregate_type, aggregate_id
+      SELECT aggregate_type, aggregate_id, n FROM outbox_counts ORDER BY aggregate_type, aggregate_id
       ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET seq = s.seq + excluded.seq
       RETURNING aggregate_type, aggregate_id, seq AS last_seq
     ),
-    inserted AS (
+    outbox_inserted AS (
       INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type,
                           correlation_id, traceparent, envelope)
       SELECT i.topic, i.aggregate_type, i.aggregate_id,
              q.last_seq - c.n + row_number() OVER (
                PARTITION BY i.aggregate_type, i.aggregate_id ORDER BY i.ord),
              i.event_id, i.event_type, i.correlation_id, i.traceparent, i.envelope
-      FROM input i
-      JOIN seqs q USING (aggregate_type, aggregate_id)
-      JOIN counts c USING (aggregate_type, aggregate_id)
+      FROM outbox_input i
+      JOIN outbox_seqs q USING (aggregate_type, aggregate_id)
+      JOIN outbox_counts c USING (aggregate_type, aggregate_id)
       ORDER BY i.ord
       RETURNING id, seq, event_id
     ),
-    notified AS (
-      SELECT CASE WHEN ${claimNotify(trx as Kysely<unknown>)}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
-    SELECT inserted.id, inserted.seq, inserted.event_id FROM inserted, notified
+    outbox_notified AS (
+      SELECT CASE WHEN ${claimNotify(db)}::boolean AND EXISTS (SELECT 1 FROM outbox_inserted)
+        THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)`;
+}
+
+/** Appends several encoded events in one statement. */
+async function appendEncoded<DB extends PlatformTables>(
+  trx: Kysely<DB>,
+  events: readonly EncodedEvent[],
+): Promise<AppendedEvent[]> {
+  const { rows } = await sql<{ id: string; seq: string; event_id: string }>`
+    WITH ${outboxCtes(trx as Kysely<unknown>, events)}
+    SELECT inserted.id, inserted.seq, inserted.event_id
+    FROM outbox_inserted inserted, outbox_notified
   `.execute(trx);
   const byEventId = new Map(rows.map((r) => [r.event_id, r]));
   return events.map((e) => {

@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fromJson, toJson } from "@bufbuild/protobuf";
 import { StructSchema } from "@bufbuild/protobuf/wkt";
-import type { Kysely, Transaction } from "kysely";
+import { type Kysely, sql, type Transaction } from "kysely";
 import { decodeEnvelope, unpackPayload } from "../src/event-envelope.ts";
 import { requestContext } from "../src/logger.ts";
-import { appendToOutbox } from "../src/outbox.ts";
+import { appendToOutbox, changeWithOutbox } from "../src/outbox.ts";
 import type { PlatformTables } from "../src/platform-migrations.ts";
 import { createTestDatabase, sleep, type TestDatabase } from "./fixtures/outbox/support.ts";
 
@@ -146,5 +146,58 @@ describe("appendToOutbox", { timeout: 30_000 }, () => {
       .where("aggregate_id", "=", "x5")
       .execute();
     assert.equal(rows.length, 0);
+  });
+});
+
+describe("changeWithOutbox", { timeout: 30_000 }, () => {
+  // A stand-in for a service's own row: the guarded change is an optimistic UPDATE.
+  before(async () => {
+    await sql`CREATE TABLE counters (id text PRIMARY KEY, version int NOT NULL)`.execute(t.db);
+    await sql`INSERT INTO counters VALUES ('c1', 1)`.execute(t.db);
+  });
+  const bump = (from: number) => ({
+    change: sql`bumped AS (
+      UPDATE counters SET version = version + 1 WHERE id = 'c1' AND version = ${from}
+      RETURNING version)`,
+    result: sql<{ version: number }>`SELECT version FROM bumped`,
+  });
+  const outboxOf = (aggregateId: string) =>
+    t.db
+      .selectFrom("outbox")
+      .select(["seq", "event_type"])
+      .where("aggregate_id", "=", aggregateId)
+      .orderBy("id")
+      .execute();
+
+  test("makes the change and appends its events in one statement, numbered after earlier ones", async () => {
+    await t.db.transaction().execute((trx) => appendToOutbox(trx, event("y9", 1)));
+
+    const rows = await changeWithOutbox(t.db, bump(1), [event("y9", 2), event("y9", 3)]);
+
+    assert.deepEqual(rows, [{ version: 2 }]);
+    assert.deepEqual(
+      (await outboxOf("y9")).map((r) => r.seq),
+      ["1", "2", "3"],
+    );
+  });
+
+  test("appends nothing when the guarded change matched no row", async () => {
+    const rows = await changeWithOutbox(t.db, bump(1), [event("y10")]);
+
+    assert.deepEqual(rows, []);
+    assert.deepEqual(await outboxOf("y10"), []);
+    const { rows: counter } = await sql<{
+      version: number;
+    }>`SELECT version FROM counters WHERE id = 'c1'`.execute(t.db);
+    assert.equal(counter[0]?.version, 2);
+  });
+
+  test("rolls the change back with the events when the append fails", async () => {
+    const bad = { ...event("y11"), topic: null as unknown as string };
+    await assert.rejects(changeWithOutbox(t.db, bump(2), [bad]));
+    const { rows } = await sql<{
+      version: number;
+    }>`SELECT version FROM counters WHERE id = 'c1'`.execute(t.db);
+    assert.equal(rows[0]?.version, 2);
   });
 });
