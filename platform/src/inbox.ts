@@ -30,6 +30,28 @@ export async function handleOnce<DB extends PlatformTables, T>(
 }
 
 /**
+ * The inbox for a change made in ONE statement (see `changeWithOutbox`), where `handleOnce`'s
+ * transaction would cost BEGIN, the inbox insert and COMMIT as round trips of their own.
+ * `unhandled` goes into the change's WHERE, so a redelivery matches nothing; `record(cte)` is
+ * a CTE to add after the change's own, which records the event only when that CTE returned a
+ * row. A duplicate that committed concurrently makes the statement fail on the inbox's primary
+ * key (`isDuplicate(err)`), which rolls the change back with it: at most once, without locks.
+ */
+export function inboxOnce(consumer: string, eventId: string) {
+  return {
+    unhandled: sql<boolean>`NOT EXISTS (
+      SELECT 1 FROM inbox WHERE consumer = ${consumer} AND event_id = ${eventId})`,
+    record: (cte: string) => sql`inbox_recorded AS (
+      INSERT INTO inbox (consumer, event_id) SELECT ${consumer}, ${eventId} FROM ${sql.table(cte)})`,
+    /** Whether `err` is the unique violation of a concurrent duplicate delivery. */
+    isDuplicate: (err: unknown) => {
+      const e = err as { code?: string; constraint?: string } | null;
+      return e?.code === "23505" && e.constraint === "inbox_pkey";
+    },
+  };
+}
+
+/**
  * `handleOnce` for a batch: records every event id in one statement and runs `fn` once, in
  * the same transaction, with only the ids this consumer has not applied before (in the given
  * order). For consumers whose effects can be applied in bulk (projections, analytics), where a

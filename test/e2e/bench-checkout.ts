@@ -9,7 +9,8 @@
  * that order is CONFIRMED (or CANCELLED), then places the next, for BENCH_SECONDS per level
  * (default 10; orders placed before the deadline are waited for and counted).
  *
- * Run: npm run bench:checkout (needs `npm run infra:up`).
+ * Run: npm run bench:checkout (brings the infrastructure up itself). BENCH_LEVELS=64 runs
+ * one level only.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,7 +31,7 @@ import {
   startServiceProcess,
 } from "./support/service-process.ts";
 
-const LEVELS = [1, 16, 64];
+const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,64").split(",").map(Number);
 const LEVEL_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const POLL_MS = 10;
 const SETTLE_TIMEOUT_MS = 120_000;

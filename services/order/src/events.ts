@@ -32,7 +32,6 @@ import {
   type NewEvent,
   unpackPayload,
 } from "@shopmesh/platform/event-envelope";
-import { handleOnce } from "@shopmesh/platform/inbox";
 import type { Kafka } from "@shopmesh/platform/kafka";
 import { type RunningConsumer, startConsumer } from "@shopmesh/platform/kafka-consumer";
 import type { Logger } from "@shopmesh/platform/logger";
@@ -289,9 +288,10 @@ export interface OrderConsumerDeps {
 
 /**
  * Consumes inventory.*, payment.* and shipment.* and applies them to orders, each at most once
- * (inbox). The saga's own RPC answers normally get there first, so most events are confirmed
- * no-ops; they matter for what only events carry: a charge that succeeded after the saga gave
- * up, deliveries, expiries. Events about orders this database does not hold are acknowledged.
+ * (inbox). The saga's own RPC answers normally get there first, so most events change nothing
+ * and cost one read (no transaction, no inbox row); they matter for what only events carry: a
+ * charge that succeeded after the saga gave up, deliveries, expiries. Events about orders this
+ * database does not hold are acknowledged.
  */
 export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<RunningConsumer> {
   const { store, logger } = deps;
@@ -304,19 +304,15 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
     partitionsConsumedConcurrently: 3,
     handler: async ({ envelope }) => {
       const effect = effectOf(envelope, deps.paymentDeadline);
-      if (!effect || !(await store.exists(effect.orderId))) return;
+      if (!effect) return;
       try {
-        const result = await handleOnce(store.db, deps.groupId, envelope.eventId, (trx) =>
-          store.apply(effect.orderId, effect.change, {
-            trx,
-            wake: true,
-            withHistory: false,
-          }),
+        const changed = await store.applyEvent(
+          effect.orderId,
+          { consumer: deps.groupId, eventId: envelope.eventId },
+          effect.change,
         );
         // Only an order with saga work left is worth a claim; the rest wait for events.
-        if (result.applied && result.result && nextStepKind(result.result) !== "wait") {
-          deps.onChanged(effect.orderId);
-        }
+        if (changed && nextStepKind(changed) !== "wait") deps.onChanged(effect.orderId);
       } catch (err) {
         // An event that does not fit the order (e.g. a decline for an order already past
         // payment) is a no-op by design; the saga's own calls drive the order forward.

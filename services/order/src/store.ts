@@ -1,5 +1,6 @@
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
-import { appendToOutbox } from "@shopmesh/platform/outbox";
+import { handleOnce, inboxOnce } from "@shopmesh/platform/inbox";
+import { appendToOutbox, changeWithOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { nextStepKind } from "./domain/next-step.ts";
@@ -66,18 +67,36 @@ export interface StoredOrder {
   /** Gateway token, kept only until the charge settles. */
   paymentToken: string | null;
   attempts: number;
+  /**
+   * The row version this state was read at (Postgres' `xmin`, which every update of the row
+   * changes): an update guarded by it succeeds only if nobody changed the order since.
+   */
+  rowVersion: string;
+  /** When the saga is next due (or its lease ends); null when only an event can move it. */
+  nextAttemptAt: Date | null;
+}
+
+/** An event as the inbox knows it: applied at most once per consumer. */
+export interface EventKey {
+  consumer: string;
+  eventId: string;
 }
 
 /** How {@link OrderStore.apply} runs and schedules a change. */
 export interface ApplyOptions {
-  /** Run inside this transaction (a consumer's inbox transaction) instead of a new one. */
-  trx?: Transaction<OrderDatabase>;
   /** Decides the next saga attempt: a Date, `null` (nothing due), or unchanged. */
   schedule?: (order: Order) => Date | null | undefined;
   /** Make the order due now if it has saga work and nothing is scheduled (events). */
   wake?: boolean;
   /** Load (and return) the full status history; the saga and consumers do not need it. */
   withHistory?: boolean;
+  /**
+   * The order as the caller last saw it (the saga's previous step), saving the read: the
+   * change is applied to it first, and to a fresh read only if the row changed since.
+   */
+  known?: StoredOrder;
+  /** Apply the change only if this event was not applied before, and record it. */
+  once?: EventKey;
 }
 
 /** Filters and page of a list query; pages are newest first, keyed by id (UUIDv7). */
@@ -90,8 +109,6 @@ export interface ListQuery {
   /** Last id of the previous page. */
   afterId?: string;
 }
-
-const UNIQUE_VIOLATION = "23505";
 
 /** Thrown by {@link OrderStore.insert} when (user_id, idempotency_key) already exists. */
 export class DuplicateIdempotencyKeyError extends Error {
@@ -117,6 +134,13 @@ const reviveShipment = (s: Record<string, unknown> | null): ShipmentSummary | un
     : undefined;
 const reviveCancellation = (c: Record<string, unknown> | null): Cancellation | undefined =>
   c ? ({ ...c, cancelledAt: date(c.cancelledAt) } as Cancellation) : undefined;
+// Races re-read and re-apply a change this many times before taking the row lock.
+const OPTIMISTIC_ATTEMPTS = 3;
+
+// The row's version (see StoredOrder.rowVersion), selected and returned with every read/write.
+const rowVersion = sql<string>`xmin::text`.as("row_version");
+type OrderRow = Selectable<OrdersTable> & { row_version: string };
+
 const json = (v: unknown) => (v === undefined || v === null ? null : JSON.stringify(v));
 const parse = (v: unknown) => (typeof v === "string" ? JSON.parse(v) : v);
 
@@ -182,14 +206,14 @@ export function createOrderStore(
   }
 
   // Without history the order carries an empty statusHistory: transitions append to it and
-  // writeHistory inserts exactly the new entries, so the saga skips reading history it never shows.
+  // save inserts exactly the new entries, so the saga skips reading history it never shows.
   async function load(
     trx: Kysely<OrderDatabase>,
     id: string,
     lock: boolean,
     withHistory = true,
   ): Promise<StoredOrder | undefined> {
-    let query = trx.selectFrom("orders").selectAll().where("id", "=", id);
+    let query = trx.selectFrom("orders").selectAll().select(rowVersion).where("id", "=", id);
     if (lock) query = query.forUpdate();
     const row = await query.executeTakeFirst();
     if (!row) return undefined;
@@ -197,78 +221,144 @@ export function createOrderStore(
     return stored(row, history);
   }
 
-  function stored(row: Selectable<OrdersTable>, history: StatusChange[]): StoredOrder {
+  function stored(row: OrderRow, history: StatusChange[]): StoredOrder {
     return {
       order: toOrder(row, history),
       requestHash: row.request_hash,
       paymentToken: row.payment_token,
       attempts: row.attempts,
+      rowVersion: row.row_version,
+      nextAttemptAt: row.next_attempt_at,
     };
-  }
-
-  async function writeHistory(trx: Transaction<OrderDatabase>, order: Order, from: number) {
-    const fresh = order.statusHistory.slice(from);
-    if (fresh.length === 0) return;
-    await trx
-      .insertInto("order_status_history")
-      .values(fresh.map((h) => ({ order_id: order.id, status: h.status, note: h.note, at: h.at })))
-      .execute();
   }
 
   /**
-   * Applies `change` to the locked, current state of an order and saves the result with its
-   * events, in `options.trx` when given (a consumer's inbox transaction) or a new transaction.
-   * Returns undefined when the order does not exist.
+   * Applies `change` to the current state of an order and saves the result with its history
+   * entries and events, optimistically: the state is `options.known` or a plain read, and the
+   * save is one statement guarded by its row version. A save that finds the row changed
+   * meanwhile (a cancel, an event, the saga) reads again and re-applies `change` to what it
+   * finds; after a few such races it takes the row lock instead. `wrote` says whether this
+   * call saved anything. Undefined when the order does not exist, or when `options.once`'s
+   * event was applied before.
    */
-  async function applyStored(
+  async function applyChange(
     id: string,
     change: (order: Order) => Transition,
-    options: ApplyOptions = {},
-  ): Promise<StoredOrder | undefined> {
-    const run = async (trx: Transaction<OrderDatabase>): Promise<StoredOrder | undefined> => {
-      const stored = await load(trx, id, true, options.withHistory ?? true);
-      if (!stored) return undefined;
-      const t = change(stored.order);
-      const next = options.schedule?.(t.order);
-      // The gateway token is needed only until the charge settles one way or the other.
-      const clearToken =
-        stored.paymentToken !== null &&
-        t.order.status !== "PENDING" &&
-        t.order.status !== "STOCK_RESERVED";
-      const wake = options.wake && nextStepKind(t.order) !== "wait";
-      const changed = t.order !== stored.order || next !== undefined || clearToken || wake;
-      if (!changed) return stored;
-      const update = trx
-        .updateTable("orders")
-        .set({
-          ...orderColumns(t.order),
-          ...(next !== undefined ? { next_attempt_at: next, attempts: 0, last_error: null } : {}),
-          ...(clearToken ? { payment_token: null } : {}),
-          ...(wake && next === undefined
-            ? { next_attempt_at: sql<Date>`COALESCE(next_attempt_at, now())` }
-            : {}),
-        })
-        .where("id", "=", id);
-      const fresh = t.order.statusHistory.slice(stored.order.statusHistory.length);
-      if (fresh.length === 0) {
-        await update.execute();
-      } else {
-        // The row and its new history entries in one statement (one round trip, same effect).
-        await trx
-          .with("updated", () => update.returning("id"))
-          .insertInto("order_status_history")
-          .values(fresh.map((h) => ({ order_id: id, status: h.status, note: h.note, at: h.at })))
-          .execute();
+    options: ApplyOptions,
+  ): Promise<{ stored: StoredOrder; wrote: boolean } | undefined> {
+    const withHistory = options.withHistory ?? true;
+    let known = options.known;
+    for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
+      if (!known || attempt > 0) known = await load(db, id, false, withHistory);
+      if (!known) return undefined;
+      const p = plan(known, change, options);
+      if (!p.changed) return { stored: known, wrote: false };
+      try {
+        const saved = await saveIfUnchanged(p, known.rowVersion, options.once);
+        if (saved) return { stored: saved, wrote: true };
+      } catch (err) {
+        if (options.once && inboxOnce(options.once.consumer, options.once.eventId).isDuplicate(err))
+          return undefined;
+        throw err;
       }
-      if (t.events.length > 0) await appendToOutbox(trx, toEvents(t.order, t));
-      return {
-        order: t.order,
-        requestHash: stored.requestHash,
-        paymentToken: clearToken ? null : stored.paymentToken,
-        attempts: next !== undefined ? 0 : stored.attempts,
-      };
+    }
+    const locked = async (trx: Transaction<OrderDatabase>) => {
+      const current = await load(trx, id, true, withHistory);
+      if (!current) return undefined;
+      const p = plan(current, change, options);
+      return p.changed
+        ? { stored: await save(trx, p), wrote: true }
+        : { stored: current, wrote: false };
     };
-    return options.trx ? run(options.trx) : db.transaction().execute(run);
+    if (!options.once) return db.transaction().execute(locked);
+    const handled = await handleOnce(db, options.once.consumer, options.once.eventId, locked);
+    return handled.applied ? handled.result : undefined;
+  }
+
+  /** What applying `change` to `stored` writes: the new state, columns and history entries. */
+  function plan(stored: StoredOrder, change: (order: Order) => Transition, options: ApplyOptions) {
+    const t = change(stored.order);
+    const next = options.schedule?.(t.order);
+    // The gateway token is needed only until the charge settles one way or the other.
+    const clearToken =
+      stored.paymentToken !== null &&
+      t.order.status !== "PENDING" &&
+      t.order.status !== "STOCK_RESERVED";
+    const wake = options.wake && stored.nextAttemptAt === null && nextStepKind(t.order) !== "wait";
+    const changed = t.order !== stored.order || next !== undefined || clearToken || wake;
+    const columns = {
+      ...orderColumns(t.order),
+      ...(next !== undefined ? { next_attempt_at: next, attempts: 0, last_error: null } : {}),
+      ...(clearToken ? { payment_token: null } : {}),
+      ...(wake && next === undefined ? { next_attempt_at: sql<Date>`now()` } : {}),
+    };
+    const history = t.order.statusHistory.slice(stored.order.statusHistory.length);
+    const after = (rowVersion: string): StoredOrder => ({
+      order: t.order,
+      requestHash: stored.requestHash,
+      paymentToken: clearToken ? null : stored.paymentToken,
+      attempts: next !== undefined ? 0 : stored.attempts,
+      rowVersion,
+      nextAttemptAt: next !== undefined ? next : wake ? new Date() : stored.nextAttemptAt,
+    });
+    return { t, changed, columns, history, after };
+  }
+  type Plan = ReturnType<typeof plan>;
+
+  /** Saves a planned change to the order locked in `trx`, with its history and events. */
+  async function save(trx: Transaction<OrderDatabase>, p: Plan): Promise<StoredOrder> {
+    const { order } = p.t;
+    const update = trx
+      .updateTable("orders")
+      .set(p.columns)
+      .where("id", "=", order.id)
+      .returning(rowVersion);
+    const { rows } = await sql<{ row_version: string }>`
+      WITH ${p.history.length === 0 ? sql`updated AS (${update})` : sql`updated AS (${update}), ${historyInsert(order.id, p.history)}`}
+      SELECT row_version FROM updated`.execute(trx);
+    if (p.t.events.length > 0) await appendToOutbox(trx, toEvents(order, p.t));
+    return p.after(rows[0]!.row_version);
+  }
+
+  /**
+   * Saves a planned change in one statement (row, history, outbox, and the inbox for `once`)
+   * if the row is still at `rowVersion` (and `once`'s event is new); undefined otherwise.
+   */
+  async function saveIfUnchanged(
+    p: Plan,
+    version: string,
+    once: EventKey | undefined,
+  ): Promise<StoredOrder | undefined> {
+    const { order } = p.t;
+    const inbox = once && inboxOnce(once.consumer, once.eventId);
+    let update = db
+      .updateTable("orders")
+      .set(p.columns)
+      .where("id", "=", order.id)
+      .where(sql`xmin`, "=", sql`${version}::xid`);
+    if (inbox) update = update.where(inbox.unhandled);
+    const ctes = [sql`updated AS (${update.returning(rowVersion)})`];
+    if (p.history.length > 0) ctes.push(historyInsert(order.id, p.history));
+    if (inbox) ctes.push(inbox.record("updated"));
+    const rows = await changeWithOutbox(
+      db,
+      {
+        change: sql.join(ctes),
+        result: sql<{ row_version: string }>`SELECT row_version FROM updated`,
+      },
+      p.t.events.length > 0 ? toEvents(order, p.t) : [],
+    );
+    return rows[0] && p.after(rows[0].row_version);
+  }
+
+  /** A CTE inserting status history entries, only if the `updated` CTE wrote the row. */
+  function historyInsert(orderId: string, entries: readonly StatusChange[]) {
+    return sql`history AS (
+      INSERT INTO order_status_history (order_id, status, note, at)
+      SELECT ${orderId}::uuid, h.status, h.note, h.at FROM updated, unnest(
+        ${entries.map((h) => h.status)}::text[], ${entries.map((h) => h.note)}::text[],
+        ${entries.map((h) => h.at.toISOString())}::timestamptz[]) WITH ORDINALITY AS h(status, note, at, ord)
+      ORDER BY h.ord)`;
   }
 
   return {
@@ -299,57 +389,77 @@ export function createOrderStore(
      */
     async insert(t: Transition, requestHash: string, paymentToken: string): Promise<void> {
       const { order } = t;
-      try {
-        await db.transaction().execute(async (trx) => {
-          await trx
-            .insertInto("orders")
-            .values({
-              id: order.id,
-              user_id: order.userId,
-              idempotency_key: order.idempotencyKey,
-              request_hash: requestHash,
-              currency_code: order.currencyCode,
-              total_minor: order.totals.total.amountMinor,
-              items: JSON.stringify(order.items),
-              shipping_address: JSON.stringify(order.shippingAddress),
-              service_level: order.serviceLevel,
-              carrier_code: order.carrierCode,
-              totals: JSON.stringify(order.totals),
-              payment_token: paymentToken,
-              next_attempt_at: order.createdAt,
-              created_at: order.createdAt,
-              ...orderColumns(order),
-            })
-            .execute();
-          await writeHistory(trx, order, 0);
-          await appendToOutbox(trx, toEvents(order, t));
-        });
-      } catch (err) {
-        if ((err as { code?: string }).code === UNIQUE_VIOLATION)
-          throw new DuplicateIdempotencyKeyError();
-        throw err;
-      }
+      const insert = db
+        .insertInto("orders")
+        .values({
+          id: order.id,
+          user_id: order.userId,
+          idempotency_key: order.idempotencyKey,
+          request_hash: requestHash,
+          currency_code: order.currencyCode,
+          total_minor: order.totals.total.amountMinor,
+          items: JSON.stringify(order.items),
+          shipping_address: JSON.stringify(order.shippingAddress),
+          service_level: order.serviceLevel,
+          carrier_code: order.carrierCode,
+          totals: JSON.stringify(order.totals),
+          payment_token: paymentToken,
+          next_attempt_at: order.createdAt,
+          created_at: order.createdAt,
+          ...orderColumns(order),
+        })
+        .onConflict((oc) => oc.columns(["user_id", "idempotency_key"]).doNothing())
+        .returning("id");
+      // Row, first history entry and order.placed in one statement; a key taken meanwhile
+      // inserts nothing at all.
+      const rows = await changeWithOutbox(
+        db,
+        {
+          change: sql`updated AS (${insert}), ${historyInsert(order.id, order.statusHistory)}`,
+          result: sql<{ id: string }>`SELECT id FROM updated`,
+        },
+        toEvents(order, t),
+      );
+      if (rows.length === 0) throw new DuplicateIdempotencyKeyError();
     },
 
     /**
-     * Applies `change` to the locked, current state of an order and saves the result with its
-     * events, in `trx` when given (a consumer's inbox transaction) or a new transaction.
-     * `schedule` decides the next saga attempt: a Date, `null` (nothing due), or unchanged.
-     * Returns undefined when the order does not exist.
+     * Applies `change` to the current state of an order and saves the result with its history
+     * and events (see applyChange). `schedule` decides the next saga attempt: a Date, `null`
+     * (nothing due), or unchanged. Returns the order as saved, undefined when it does not exist.
      */
     async apply(
       id: string,
       change: (order: Order) => Transition,
       options: ApplyOptions = {},
     ): Promise<Order | undefined> {
-      return (await applyStored(id, change, options))?.order;
+      return (await applyChange(id, change, options))?.stored.order;
     },
 
     /**
      * {@link OrderStore.apply} that returns the saved order with its bookkeeping (token,
-     * attempts), so the saga can decide its next step without reading the row again.
+     * attempts, row version), so the saga can decide and take its next step without a read.
      */
-    applyStored,
+    async applyStored(
+      id: string,
+      change: (order: Order) => Transition,
+      options: ApplyOptions = {},
+    ): Promise<StoredOrder | undefined> {
+      return (await applyChange(id, change, options))?.stored;
+    },
+
+    /**
+     * Applies an event's change to an order at most once (inbox), making the order due if it
+     * has saga work. Returns the order only when this call changed it.
+     */
+    async applyEvent(
+      id: string,
+      event: EventKey,
+      change: (order: Order) => Transition,
+    ): Promise<Order | undefined> {
+      const result = await applyChange(id, change, { once: event, wake: true, withHistory: false });
+      return result?.wrote ? result.stored.order : undefined;
+    },
 
     /** Records a failed attempt and when to try again. */
     async retryLater(id: string, at: Date, attempts: number, error: string): Promise<void> {
@@ -365,14 +475,14 @@ export function createOrderStore(
      * SKIP LOCKED lets several workers (or replicas) claim disjoint sets, and the lease makes
      * a crashed worker's orders due again once it passes.
      */
-    async claimDue(limit: number, leaseMs: number): Promise<string[]> {
-      const { rows } = await sql<{ id: string }>`
+    async claimDue(limit: number, leaseMs: number): Promise<StoredOrder[]> {
+      const { rows } = await sql<OrderRow>`
         UPDATE orders SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
         WHERE id IN (
           SELECT id FROM orders WHERE next_attempt_at <= now()
           ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-        RETURNING id`.execute(db);
-      return rows.map((r) => r.id);
+        RETURNING *, xmin::text AS row_version`.execute(db);
+      return rows.map((r) => stored(r, []));
     },
 
     /**
@@ -380,22 +490,12 @@ export function createOrderStore(
      * (without history), in one round trip; undefined if someone has it or nothing is due.
      */
     async claim(id: string, leaseMs: number): Promise<StoredOrder | undefined> {
-      const { rows } = await sql<Selectable<OrdersTable>>`
+      const { rows } = await sql<OrderRow>`
         UPDATE orders SET next_attempt_at = now() + ${leaseMs} * interval '1 millisecond'
         WHERE id = ${id} AND next_attempt_at <= now()
-        RETURNING *`.execute(db);
+        RETURNING *, xmin::text AS row_version`.execute(db);
       const row = rows[0];
       return row ? stored(row, []) : undefined;
-    },
-
-    /** Whether this database holds the order (cheaper than loading it). */
-    async exists(id: string): Promise<boolean> {
-      const row = await db
-        .selectFrom("orders")
-        .select("id")
-        .where("id", "=", id)
-        .executeTakeFirst();
-      return row !== undefined;
     },
 
     /** A page of orders, newest first, and the total matching the filters. */

@@ -107,6 +107,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           await store.apply(orderId, (o) => ({ order: o, events: [] }), {
             schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
             withHistory: false,
+            known: stored,
           });
         }
         return;
@@ -115,6 +116,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         const fresh = await store.applyStored(orderId, BEFORE_CALL[kind]!, {
           schedule: leaseEnd,
           withHistory: false,
+          known: stored,
         });
         if (!fresh) return;
         stored = fresh;
@@ -139,6 +141,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         applied = await store.applyStored(orderId, thenPrepareNext(change), {
           schedule: holdOrRelease,
           withHistory: false,
+          known: stored,
         });
       } catch (err) {
         const attempts = stored.attempts + 1;
@@ -159,6 +162,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     await store.apply(orderId, (o) => ({ order: o, events: [] }), {
       schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
       withHistory: false,
+      known: stored,
     });
   }
 
@@ -188,9 +192,9 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       try {
         const free = options.concurrency - inFlight.size;
         if (free > 0) {
-          const ids = await store.claimDue(free, options.leaseMs);
-          if (ids.length === free) backlog = true;
-          for (const id of ids) start(id);
+          const claimed = await store.claimDue(free, options.leaseMs);
+          if (claimed.length === free) backlog = true;
+          for (const c of claimed) start(c.order.id, c);
         }
       } catch (err) {
         logger.warn({ err }, "saga sweep failed; trying again");

@@ -1,0 +1,219 @@
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { createDb, dropDatabase, ensureDatabase } from "@shopmesh/platform/db";
+import { runMigrations } from "@shopmesh/platform/migrations";
+import { platformMigrations } from "@shopmesh/platform/platform-migrations";
+import { uuidv7 } from "@shopmesh/platform/uuid-v7";
+import { nextStepKind } from "../src/domain/next-step.ts";
+import * as saga from "../src/domain/transitions.ts";
+import { orderEvents } from "../src/events.ts";
+import {
+  createOrderStore,
+  DuplicateIdempotencyKeyError,
+  type OrderDb,
+  type OrderStore,
+} from "../src/store.ts";
+
+const DB = `shopmesh_order_store_test_${randomUUID().slice(0, 8)}`;
+let db: OrderDb;
+let store: OrderStore;
+
+before(async () => {
+  const connection = await ensureDatabase(DB);
+  db = createDb({ ...connection, poolSize: 4 });
+  await runMigrations(db as never, {
+    migrations: platformMigrations,
+    folder: fileURLToPath(new URL("../src/migrations", import.meta.url)),
+  });
+  store = createOrderStore(db, orderEvents);
+});
+after(async () => {
+  await db?.destroy();
+  await dropDatabase(DB, { role: DB }).catch(() => undefined);
+});
+
+const money = (amountMinor: number) => ({ currencyCode: "USD", amountMinor });
+
+/** Places an order (PENDING, due for the saga) and returns its id. */
+async function placed(idempotencyKey = randomUUID(), userId = uuidv7()): Promise<string> {
+  const now = new Date();
+  const t = saga.placeOrder({
+    id: uuidv7(),
+    userId,
+    idempotencyKey,
+    items: [],
+    shippingAddress: {
+      fullName: "A",
+      line1: "1 Main St",
+      line2: "",
+      city: "Austin",
+      region: "TX",
+      postalCode: "78701",
+      countryCode: "US",
+      phone: "",
+    },
+    serviceLevel: 1,
+    carrierCode: "ACME",
+    currencyCode: "USD",
+    totals: {
+      subtotal: money(1000),
+      shipping: money(500),
+      tax: money(0),
+      discount: money(0),
+      total: money(1500),
+    },
+    now,
+    reserveDeadlineAt: new Date(now.getTime() + 60_000),
+  });
+  await store.insert(t, "hash", "tok_visa");
+  return t.order.id;
+}
+
+const reserved = (o: Parameters<typeof saga.markStockReserved>[0]) =>
+  saga.markStockReserved(o, {
+    reservationId: "r1",
+    at: new Date(),
+    paymentDeadlineAt: new Date(Date.now() + 60_000),
+  });
+
+const outboxTypes = async (orderId: string) =>
+  (
+    await db
+      .selectFrom("outbox")
+      .select("event_type")
+      .where("aggregate_id", "=", orderId)
+      .orderBy("id")
+      .execute()
+  ).map((r) => r.event_type);
+
+describe("order store", { timeout: 30_000 }, () => {
+  test("insert writes the order, its first history entry and order.placed; a reused key writes nothing", async () => {
+    const [key, user] = [randomUUID(), uuidv7()];
+    const id = await placed(key, user);
+
+    await assert.rejects(placed(key, user), DuplicateIdempotencyKeyError);
+
+    const full = await store.get(id);
+    assert.equal(full?.order.status, "PENDING");
+    assert.deepEqual(
+      full?.order.statusHistory.map((h) => h.status),
+      ["PENDING"],
+    );
+    assert.deepEqual(await outboxTypes(id), ["order.placed"]);
+    const orders = await db.selectFrom("orders").select("id").where("idempotency_key", "=", key);
+    assert.equal((await orders.execute()).length, 1);
+  });
+
+  test("a change to the state the saga knows is saved with its history and events, and the next one builds on it", async () => {
+    const id = await placed();
+    const known = (await store.claim(id, 30_000))!;
+
+    const first = await store.applyStored(id, reserved, { known, withHistory: false });
+    const second = await store.applyStored(
+      id,
+      (o) =>
+        saga.markPaid(o, {
+          at: new Date(),
+          payment: {
+            paymentId: "p1",
+            card: undefined,
+            amount: money(1500),
+            refundedAmount: money(0),
+          },
+        }),
+      { known: first, withHistory: false },
+    );
+
+    assert.notEqual(first?.rowVersion, known.rowVersion);
+    assert.equal(second?.order.status, "PAID");
+    const full = await store.get(id);
+    assert.equal(full?.order.status, "PAID");
+    assert.equal(full?.paymentToken, null, "the token is dropped once the charge settled");
+    assert.deepEqual(
+      full?.order.statusHistory.map((h) => h.status),
+      ["PENDING", "STOCK_RESERVED", "PAID"],
+    );
+  });
+
+  test("a change to a state that moved on meanwhile is applied to the current state instead", async () => {
+    const id = await placed();
+    const stale = (await store.claim(id, 30_000))!;
+    // A cancel lands while the saga's reserve call is out.
+    await store.apply(id, (o) =>
+      saga.cancelOrder(o, {
+        reason: "USER_REQUESTED",
+        detail: "",
+        byUserId: o.userId,
+        at: new Date(),
+      }),
+    );
+
+    const applied = await store.applyStored(id, reserved, { known: stale, withHistory: false });
+
+    assert.equal(applied?.order.status, "CANCELLED");
+    const full = await store.get(id);
+    assert.equal(full?.order.status, "CANCELLED");
+    assert.deepEqual(
+      full?.order.statusHistory.map((h) => h.status),
+      ["PENDING", "CANCELLED"],
+      "no STOCK_RESERVED entry from the stale state",
+    );
+    assert.deepEqual(await outboxTypes(id), ["order.placed", "order.cancelled"]);
+    assert.equal(nextStepKind(full!.order), "release_stock");
+  });
+
+  test("an event is applied once: a redelivery, an event the order already reflects and an unknown order write nothing", async () => {
+    const id = await placed();
+    const event = { consumer: "order-test", eventId: randomUUID() };
+    const inboxRows = () =>
+      db.selectFrom("inbox").select("event_id").where("consumer", "=", "order-test").execute();
+
+    const changed = await store.applyEvent(id, event, reserved);
+    const redelivered = await store.applyEvent(id, event, reserved);
+    const repeated = await store.applyEvent(id, { ...event, eventId: randomUUID() }, reserved);
+    const unknown = await store.applyEvent(uuidv7(), { ...event, eventId: randomUUID() }, reserved);
+
+    assert.equal(changed?.status, "STOCK_RESERVED");
+    assert.equal(redelivered, undefined);
+    assert.equal(repeated, undefined, "already STOCK_RESERVED: nothing to write");
+    assert.equal(unknown, undefined);
+    const full = await store.get(id);
+    assert.deepEqual(
+      full?.order.statusHistory.map((h) => h.status),
+      ["PENDING", "STOCK_RESERVED"],
+    );
+    assert.deepEqual(
+      (await inboxRows()).map((r) => r.event_id),
+      [event.eventId],
+      "only the event that changed the order is recorded",
+    );
+  });
+
+  test("concurrent deliveries of one event apply it once, even a change that is not idempotent", async () => {
+    const id = await placed();
+    const event = { consumer: "order-test-race", eventId: randomUUID() };
+    // Appends a history entry every time it runs: applied twice, it would show twice.
+    const note = (o: Parameters<typeof reserved>[0]) => ({
+      order: {
+        ...o,
+        statusHistory: [...o.statusHistory, { status: o.status, at: new Date(), note: "noted" }],
+      },
+      events: [],
+    });
+
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => store.applyEvent(id, event, note)),
+    );
+    const redelivered = await store.applyEvent(id, event, note);
+
+    assert.equal(results.filter(Boolean).length, 1, "exactly one delivery wrote");
+    assert.equal(redelivered, undefined);
+    const full = await store.get(id);
+    assert.deepEqual(
+      full?.order.statusHistory.map((h) => h.note),
+      ["order placed", "noted"],
+    );
+  });
+});
