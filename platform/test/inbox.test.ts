@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type Generated, sql } from "kysely";
-import { handleBatchOnce, handleOnce } from "../src/inbox.ts";
+import { handleBatchOnce, handleOnce, inboxOnce } from "../src/inbox.ts";
+import { changeWithOutbox } from "../src/outbox.ts";
 import type { PlatformTables } from "../src/platform-migrations.ts";
 import { uuidv7 } from "../src/uuid-v7.ts";
 import { createTestDatabase, type TestDatabase } from "./fixtures/outbox/support.ts";
@@ -137,5 +138,41 @@ describe("inbox", { timeout: 30_000 }, () => {
       assert.equal(await effects(id), 0);
       assert.equal(await inboxRows(id), 0);
     }
+  });
+});
+
+describe("inboxOnce (a change made in one statement)", { timeout: 30_000 }, () => {
+  /** Records an effect row and the event in one statement; [] when it was handled before. */
+  async function applyOnce(eventId: string) {
+    const once = inboxOnce("oneshot", eventId);
+    try {
+      return await changeWithOutbox(
+        t.db,
+        {
+          change: sql`effected AS (
+            INSERT INTO effect (consumer, event_id) SELECT 'oneshot', ${eventId} WHERE ${once.unhandled}
+            RETURNING id), ${once.record("effected")}`,
+          result: sql<{ id: number }>`SELECT id FROM effected`,
+        },
+        [],
+      );
+    } catch (err) {
+      if (once.isDuplicate(err)) return "duplicate";
+      throw err;
+    }
+  }
+
+  test("a redelivery changes nothing, and concurrent duplicates apply the effect once", async () => {
+    const first = uuidv7();
+    assert.equal((await applyOnce(first)).length, 1);
+    assert.deepEqual(await applyOnce(first), []);
+    assert.equal(await effects(first, "oneshot"), 1);
+
+    const raced = uuidv7();
+    const results = await Promise.all(Array.from({ length: 8 }, () => applyOnce(raced)));
+
+    assert.equal(await effects(raced, "oneshot"), 1);
+    assert.equal(await inboxRows(raced), 1);
+    assert.equal(results.filter((r) => Array.isArray(r) && r.length === 1).length, 1);
   });
 });
