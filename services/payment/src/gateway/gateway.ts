@@ -32,6 +32,13 @@ export type GatewayOutcome =
   | { status: "succeeded"; reference: string; at: Date }
   | { status: "declined"; reference: string; code: DeclineCode; message: string; at: Date };
 
+/**
+ * The gateway's answer to a charge: its outcome and the card charged (undefined when the
+ * gateway does not know the token), as a real gateway's charge carries the card details
+ * (Stripe's `payment_method_details.card`), so charging needs no separate describe call.
+ */
+export type ChargeOutcome = GatewayOutcome & { card: CardFacts | undefined };
+
 /** One charge request to the gateway. */
 export interface GatewayCharge {
   /**
@@ -69,7 +76,7 @@ export interface CardGateway {
   /** The card behind a token, or undefined when the gateway does not know the token. */
   describe(token: string): Promise<CardFacts | undefined>;
   /** Charges a token; idempotent per key. Throws when the answer did not arrive. */
-  charge(request: GatewayCharge): Promise<GatewayOutcome>;
+  charge(request: GatewayCharge): Promise<ChargeOutcome>;
   /** Refunds part or all of a charge; idempotent per key. Throws when the answer did not arrive. */
   refund(request: GatewayRefund): Promise<GatewayOutcome>;
 }

@@ -7,16 +7,18 @@ import {
   InvalidArgumentError,
   UnavailableError,
 } from "@shopmesh/platform/errors";
-import type { Insertable, Kysely } from "kysely";
+import { type Insertable, type Kysely, sql } from "kysely";
 import type {
   CardFacts,
   CardGateway,
+  ChargeOutcome,
   GatewayCharge,
   GatewayOutcome,
   GatewayRefund,
   RawCard,
 } from "./gateway.ts";
 import type {
+  GatewayCardsTable,
   GatewayOperationRow,
   GatewayOperationsTable,
   GatewayTables,
@@ -143,27 +145,58 @@ export function createSimulatedGateway(
         .selectAll()
         .where("token", "=", token)
         .executeTakeFirst();
-      if (!row) return undefined;
-      return {
-        brand: CardBrand[row.brand as keyof typeof CardBrand] ?? CardBrand.OTHER,
-        last4: row.last4,
-        expMonth: row.exp_month,
-        expYear: row.exp_year,
-      };
+      return row && toCardFacts(row);
     },
 
-    async charge(request: GatewayCharge) {
-      const replay = await recorded(request.idempotencyKey);
-      if (replay) return replay;
-      const card = await db
-        .selectFrom("gateway_cards")
-        .selectAll()
-        .where("token", "=", request.token)
-        .executeTakeFirst();
-      const behaviour: CardBehaviour | undefined = card ? JSON.parse(card.behaviour) : undefined;
+    async charge(request: GatewayCharge): Promise<ChargeOutcome> {
+      // The recorded outcome (a replay) and the card in one read: two round trips per charge.
+      const known = await db
+        .selectFrom(sql<{ one: number }>`(SELECT 1)`.as("one"))
+        .leftJoin("gateway_operations as op", (j) =>
+          j.on("op.idempotency_key", "=", request.idempotencyKey),
+        )
+        .leftJoin("gateway_cards as card", (j) =>
+          j.on("card.token", "=", sql<string>`coalesce(op.token, ${request.token})`),
+        )
+        .select([
+          "op.reference",
+          "op.status",
+          "op.decline_code",
+          "op.message",
+          "op.created_at",
+          "card.brand",
+          "card.last4",
+          "card.exp_month",
+          "card.exp_year",
+          "card.behaviour",
+        ])
+        .executeTakeFirstOrThrow();
+      const card =
+        known.brand !== null && known.last4 !== null
+          ? toCardFacts({
+              brand: known.brand,
+              last4: known.last4,
+              exp_month: known.exp_month ?? 0,
+              exp_year: known.exp_year ?? 0,
+            })
+          : undefined;
+      if (known.reference !== null) {
+        return {
+          ...toOutcome({
+            reference: known.reference,
+            status: known.status ?? "",
+            decline_code: known.decline_code,
+            message: known.message ?? "",
+            created_at: known.created_at ?? now(),
+          }),
+          card,
+        };
+      }
+      const behaviour: CardBehaviour | undefined =
+        known.behaviour !== null ? JSON.parse(known.behaviour) : undefined;
       let decision: { status: string; decline_code: number | null; message: string };
       if (!card || !behaviour) decision = declined(DeclineCode.INVALID_TOKEN);
-      else if (isExpired(card.exp_month, card.exp_year, now())) {
+      else if (isExpired(card.expMonth, card.expYear, now())) {
         decision = declined(DeclineCode.EXPIRED_CARD);
       } else if (behaviour.kind === "decline") decision = declined(behaviour.code);
       else if (random() * 100 < options.failurePercent) {
@@ -181,7 +214,7 @@ export function createSimulatedGateway(
       });
       if (behaviour?.kind === "hang") await answerAfter(options.hangMs, request.signal);
       if (behaviour?.kind === "slow") await answerAfter(options.slowMs, request.signal);
-      return outcome;
+      return { ...outcome, card };
     },
 
     async refund(request: GatewayRefund) {
@@ -224,7 +257,23 @@ export function createSimulatedGateway(
   };
 }
 
-function toOutcome(row: GatewayOperationRow): GatewayOutcome {
+function toCardFacts(
+  row: Pick<GatewayCardsTable, "brand" | "last4" | "exp_month" | "exp_year">,
+): CardFacts {
+  return {
+    brand: CardBrand[row.brand as keyof typeof CardBrand] ?? CardBrand.OTHER,
+    last4: row.last4,
+    expMonth: row.exp_month,
+    expYear: row.exp_year,
+  };
+}
+
+function toOutcome(
+  row: Pick<
+    GatewayOperationRow,
+    "reference" | "status" | "decline_code" | "message" | "created_at"
+  >,
+): GatewayOutcome {
   const at = row.created_at;
   if (row.status === "succeeded") return { status: "succeeded", reference: row.reference, at };
   return {
