@@ -5,16 +5,16 @@ import {
 } from "@shopmesh/platform/errors";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import type { PaymentDeps } from "./deps.ts";
-import { fingerprint, type Payment, settleCharge } from "./domain/payment.ts";
-import { chargeSettledEvent, publish } from "./events.ts";
-import type { Amount } from "./gateway/gateway.ts";
 import {
-  findActivePaymentForOrder,
-  findPayment,
-  findPaymentByKey,
-  insertPaymentIfFree,
-  updatePayment,
-} from "./store.ts";
+  fingerprint,
+  mayHaveRefunds,
+  type Payment,
+  type Refund,
+  settleCharge,
+} from "./domain/payment.ts";
+import { chargeSettledEvent } from "./events.ts";
+import type { Amount } from "./gateway/gateway.ts";
+import { claimCharge, findPayment, listRefunds, saveSettledCharge } from "./store.ts";
 
 /** A validated Charge request. */
 export interface ChargeInput {
@@ -28,6 +28,12 @@ export interface ChargeInput {
   signal?: AbortSignal;
 }
 
+/** A charge's result: the payment and its refunds. */
+export interface ChargeResult {
+  payment: Payment;
+  refunds: Refund[];
+}
+
 /**
  * Charges an order, at most once per idempotency key and at most once successfully per order.
  *
@@ -35,9 +41,10 @@ export interface ChargeInput {
  * the payment id: if the answer never arrives (timeout, crash), a retry with the same key
  * repeats the gateway call, which replays the gateway's first outcome instead of charging
  * again. The database's partial unique index keeps a second charge for the order out while
- * one is pending or has taken money.
+ * one is pending or has taken money. The card's brand and last four come with the gateway's
+ * answer, so a new charge is four round trips: claim, the gateway's read and record, settle.
  */
-export async function chargeOrder(deps: PaymentDeps, input: ChargeInput): Promise<Payment> {
+export async function chargeOrder(deps: PaymentDeps, input: ChargeInput): Promise<ChargeResult> {
   const requestHash = fingerprint({
     order: input.orderId,
     user: input.userId,
@@ -48,34 +55,14 @@ export async function chargeOrder(deps: PaymentDeps, input: ChargeInput): Promis
   });
   // Two rounds suffice unless a concurrent attempt on the same order keeps failing in between.
   for (let round = 0; round < 3; round++) {
-    const existing = await findPaymentByKey(deps.db, input.idempotencyKey);
-    if (existing) {
-      if (existing.requestHash !== requestHash) {
-        throw new AlreadyExistsError(
-          `idempotency_key ${input.idempotencyKey} was already used for a different charge (payment ${existing.id}, order ${existing.orderId}, ${existing.amount.minor} ${existing.amount.currencyCode}); use a new key for a new charge`,
-        );
-      }
-      return existing.status === "PENDING"
-        ? resolvePending(deps, existing, input.signal)
-        : existing;
-    }
-    const active = await findActivePaymentForOrder(deps.db, input.orderId);
-    if (active) {
-      throw new FailedPreconditionError(
-        active.status === "PENDING"
-          ? `order ${input.orderId} has a charge in progress (payment ${active.id}); retry with its idempotency key to learn its outcome`
-          : `order ${input.orderId} is already paid by payment ${active.id} (${active.status})`,
-      );
-    }
-    const card = await deps.gateway.describe(input.token);
     const now = new Date();
-    const payment: Payment = {
+    const claim = await claimCharge(deps.db, {
       id: uuidv7(),
       orderId: input.orderId,
       userId: input.userId,
       amount: input.amount,
       status: "PENDING",
-      card,
+      card: undefined,
       token: input.token,
       description: input.description,
       gatewayReference: "",
@@ -85,11 +72,28 @@ export async function chargeOrder(deps: PaymentDeps, input: ChargeInput): Promis
       requestHash,
       createdAt: now,
       updatedAt: now,
-    };
-    if (await insertPaymentIfFree(deps.db, payment)) {
-      return resolvePending(deps, payment, input.signal);
+    });
+    const { sameKey, inserted, activeForOrder } = claim;
+    if (sameKey) {
+      if (sameKey.requestHash !== requestHash) {
+        throw new AlreadyExistsError(
+          `idempotency_key ${input.idempotencyKey} was already used for a different charge (payment ${sameKey.id}, order ${sameKey.orderId}, ${sameKey.amount.minor} ${sameKey.amount.currencyCode}); use a new key for a new charge`,
+        );
+      }
+      return sameKey.status === "PENDING"
+        ? resolvePending(deps, sameKey, input.signal)
+        : withRefunds(deps, sameKey);
     }
-    // The key or the order was taken by a concurrent call: look again.
+    // Inserted even if the statement saw an active charge: that one failed in between.
+    if (inserted) return resolvePending(deps, inserted, input.signal);
+    if (activeForOrder) {
+      throw new FailedPreconditionError(
+        activeForOrder.status === "PENDING"
+          ? `order ${input.orderId} has a charge in progress (payment ${activeForOrder.id}); retry with its idempotency key to learn its outcome`
+          : `order ${input.orderId} is already paid by payment ${activeForOrder.id} (${activeForOrder.status})`,
+      );
+    }
+    // The key or the order was taken by a concurrent call after our snapshot: look again.
   }
   throw new ConflictError(`concurrent charges for order ${input.orderId} kept colliding; retry`);
 }
@@ -102,7 +106,7 @@ export async function resolvePending(
   deps: PaymentDeps,
   payment: Payment,
   signal?: AbortSignal,
-): Promise<Payment> {
+): Promise<ChargeResult> {
   const outcome = await deps.gateway.charge({
     idempotencyKey: payment.id,
     token: payment.token,
@@ -110,16 +114,22 @@ export async function resolvePending(
     description: payment.description,
     ...(signal ? { signal } : {}),
   });
-  return deps.db.transaction().execute(async (trx) => {
-    const current = await findPayment(trx, payment.id, true);
-    if (current?.status !== "PENDING") return current ?? payment;
-    const settled = settleCharge(current, outcome);
-    await updatePayment(trx, settled);
-    await publish(trx, [chargeSettledEvent(settled)]);
-    deps.logger.info(
-      { paymentId: settled.id, orderId: settled.orderId, status: settled.status },
-      "charge settled",
-    );
-    return settled;
-  });
+  const settled = settleCharge(payment, outcome);
+  // Guarded on PENDING: the row and its event are written only by the call that settles it.
+  const saved = await saveSettledCharge(deps.db, settled, [chargeSettledEvent(settled)]);
+  if (!saved) {
+    const current = await findPayment(deps.db, payment.id);
+    return withRefunds(deps, current ?? payment);
+  }
+  deps.logger.info(
+    { paymentId: saved.id, orderId: saved.orderId, status: saved.status },
+    "charge settled",
+  );
+  // Nothing can refund a charge before it settles, so one settled just now has no refunds.
+  return { payment: saved, refunds: [] };
+}
+
+/** A payment with its refunds. */
+async function withRefunds(deps: PaymentDeps, payment: Payment): Promise<ChargeResult> {
+  return { payment, refunds: mayHaveRefunds(payment) ? await listRefunds(deps.db, payment) : [] };
 }

@@ -17,7 +17,7 @@ import { NotFoundError } from "@shopmesh/platform/errors";
 import type { ServiceImpl } from "@shopmesh/platform/handler-context";
 import { chargeOrder } from "./charge.ts";
 import type { PaymentDeps } from "./deps.ts";
-import type { Failure, Payment, Refund } from "./domain/payment.ts";
+import { type Failure, mayHaveRefunds, type Payment, type Refund } from "./domain/payment.ts";
 import type { Amount } from "./gateway/gateway.ts";
 import { refundPayment } from "./refund.ts";
 import { findPayment, findPaymentForOrder, listRefunds } from "./store.ts";
@@ -65,7 +65,8 @@ function toPaymentMessage(p: Payment, refunds: readonly Refund[]): PaymentMessag
  * TokenizeCard needs a signed-in user; reads need the payment's owner or an admin.
  */
 export function createPaymentHandlers(deps: PaymentDeps): ServiceImpl<typeof PaymentService> {
-  const withRefunds = async (p: Payment) => toPaymentMessage(p, await listRefunds(deps.db, p));
+  const withRefunds = async (p: Payment) =>
+    toPaymentMessage(p, mayHaveRefunds(p) ? await listRefunds(deps.db, p) : []);
 
   return {
     async tokenizeCard(req, ctx) {
@@ -87,7 +88,7 @@ export function createPaymentHandlers(deps: PaymentDeps): ServiceImpl<typeof Pay
     },
 
     async charge(req, ctx) {
-      const payment = await chargeOrder(deps, {
+      const { payment, refunds } = await chargeOrder(deps, {
         orderId: req.orderId,
         userId: req.userId,
         amount: { currencyCode: req.amount!.currencyCode, minor: req.amount!.amountMinor },
@@ -96,7 +97,7 @@ export function createPaymentHandlers(deps: PaymentDeps): ServiceImpl<typeof Pay
         description: req.description,
         signal: ctx.signal,
       });
-      return { payment: await withRefunds(payment) };
+      return { payment: toPaymentMessage(payment, refunds) };
     },
 
     async refund(req, ctx) {

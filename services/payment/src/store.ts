@@ -1,7 +1,9 @@
 import { CardBrand } from "@shopmesh/gen/shopmesh/common/v1/card_pb.js";
 import type { DeclineCode, RefundReason } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js";
+import type { NewEvent } from "@shopmesh/platform/event-envelope";
+import { changeWithOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
-import type { Generated, Kysely, Selectable, Transaction } from "kysely";
+import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type { Payment, PaymentState, Refund, RefundState } from "./domain/payment.ts";
 import type { GatewayTables } from "./gateway/simulated-gateway-tables.ts";
 
@@ -133,17 +135,77 @@ function toRefund(row: Selectable<RefundsTable>, currencyCode: string): Refund {
 }
 
 /**
- * Inserts a new pending payment unless its idempotency key is taken or its order already has a
- * charge that is pending or took money (the partial unique index); false when either held.
+ * What claiming a charge found: the payment it inserted, or the one already holding the
+ * idempotency key, or the order's charge that is pending or took money. All undefined when a
+ * concurrent call took the key or the order after this statement's snapshot: look again.
  */
-export async function insertPaymentIfFree(db: Db, payment: Payment): Promise<boolean> {
-  const inserted = await db
+export interface ChargeClaim {
+  inserted?: Payment;
+  sameKey?: Payment;
+  activeForOrder?: Payment;
+}
+
+/**
+ * Inserts a new pending payment unless its idempotency key is taken or its order already has a
+ * charge that is pending or took money (the partial unique index), and reads what stood in its
+ * way, in one statement: the common case (a new charge) and a replay are one round trip each.
+ */
+export async function claimCharge(db: Db, payment: Payment): Promise<ChargeClaim> {
+  const insert = db
     .insertInto("payments")
     .values(fromPayment(payment))
     .onConflict((oc) => oc.doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  return inserted !== undefined;
+    .returningAll();
+  // The SELECTs see the snapshot from before the INSERT, never the row it adds.
+  const { rows } = await sql<Selectable<PaymentsTable> & { found_by: keyof ChargeClaim }>`
+    WITH inserted AS (${insert})
+    SELECT 'inserted' AS found_by, * FROM inserted
+    UNION ALL
+    SELECT 'sameKey', * FROM payments WHERE idempotency_key = ${payment.idempotencyKey}
+    UNION ALL
+    SELECT 'activeForOrder', * FROM payments
+    WHERE order_id = ${payment.orderId} AND status <> 'FAILED'`.execute(db);
+  const claim: ChargeClaim = {};
+  for (const { found_by, ...row } of rows) claim[found_by] = toPayment(row);
+  return claim;
+}
+
+/**
+ * Records a pending charge's outcome with its events in one statement (no BEGIN/COMMIT), if
+ * the payment is still PENDING; undefined when a concurrent call settled it first, and then
+ * nothing is written or emitted.
+ */
+export async function saveSettledCharge(
+  db: Kysely<PaymentDatabase>,
+  settled: Payment,
+  events: readonly NewEvent[],
+): Promise<Payment | undefined> {
+  const row = fromPayment(settled);
+  const update = db
+    .updateTable("payments")
+    .set({
+      status: row.status,
+      card_brand: row.card_brand,
+      card_last4: row.card_last4,
+      card_exp_month: row.card_exp_month,
+      card_exp_year: row.card_exp_year,
+      gateway_reference: row.gateway_reference,
+      failure_code: row.failure_code,
+      failure_message: row.failure_message,
+      updated_at: row.updated_at,
+    })
+    .where("id", "=", settled.id)
+    .where("status", "=", "PENDING")
+    .returningAll();
+  const [saved] = await changeWithOutbox(
+    db,
+    {
+      change: sql`settled AS (${update})`,
+      result: sql<Selectable<PaymentsTable>>`SELECT * FROM settled`,
+    },
+    events,
+  );
+  return saved && toPayment(saved);
 }
 
 /** Saves a payment's new state. */
@@ -160,40 +222,17 @@ export async function findPayment(db: Db, id: string, lock = false): Promise<Pay
   return row && toPayment(row);
 }
 
-/** The payment created with an idempotency key. */
-export async function findPaymentByKey(db: Db, key: string): Promise<Payment | undefined> {
-  const row = await db
-    .selectFrom("payments")
-    .selectAll()
-    .where("idempotency_key", "=", key)
-    .executeTakeFirst();
-  return row && toPayment(row);
-}
-
-/** The order's charge that is pending or took money, if any (at most one exists). */
-export async function findActivePaymentForOrder(
-  db: Db,
-  orderId: string,
-): Promise<Payment | undefined> {
-  const row = await db
-    .selectFrom("payments")
-    .selectAll()
-    .where("order_id", "=", orderId)
-    .where("status", "<>", "FAILED")
-    .executeTakeFirst();
-  return row && toPayment(row);
-}
-
 /** The order's payment to show: the one that took money if any, else the latest attempt. */
 export async function findPaymentForOrder(db: Db, orderId: string): Promise<Payment | undefined> {
-  const active = await findActivePaymentForOrder(db, orderId);
-  if (active) return active;
+  // At most one attempt is not FAILED (the partial unique index); it sorts first.
   const row = await db
     .selectFrom("payments")
     .selectAll()
     .where("order_id", "=", orderId)
+    .orderBy(sql`status = 'FAILED'`)
     .orderBy("created_at", "desc")
     .orderBy("id", "desc")
+    .limit(1)
     .executeTakeFirst();
   return row && toPayment(row);
 }

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { CardBrand } from "@shopmesh/gen/shopmesh/common/v1/card_pb.js";
 import { DeclineCode, RefundReason } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js";
 import { FailedPreconditionError, InvalidArgumentError } from "@shopmesh/platform/errors";
 import {
   fingerprint,
+  mayHaveRefunds,
   type Payment,
   planRefund,
   type Refund,
@@ -53,7 +55,7 @@ test("the fingerprint ignores field order and changes with any value", () => {
 
 test("settling a pending charge records success or the decline; a settled one cannot change", () => {
   const pending = payment({ status: "PENDING", gatewayReference: "" });
-  const ok = settleCharge(pending, { status: "succeeded", reference: "ch_9", at });
+  const ok = settleCharge(pending, { status: "succeeded", reference: "ch_9", at, card: undefined });
   assert.equal(ok.status, "SUCCEEDED");
   assert.equal(ok.gatewayReference, "ch_9");
   const no = settleCharge(pending, {
@@ -62,13 +64,40 @@ test("settling a pending charge records success or the decline; a settled one ca
     code: DeclineCode.CARD_DECLINED,
     message: "declined",
     at,
+    card: undefined,
   });
   assert.equal(no.status, "FAILED");
   assert.equal(no.failure?.code, DeclineCode.CARD_DECLINED);
   assert.throws(
-    () => settleCharge(ok, { status: "succeeded", reference: "x", at }),
+    () => settleCharge(ok, { status: "succeeded", reference: "x", at, card: undefined }),
     FailedPreconditionError,
   );
+});
+
+test("a settled charge takes the card the gateway charged, and keeps a known one the answer lacks", () => {
+  const visa = { brand: CardBrand.VISA, last4: "4242", expMonth: 12, expYear: 2040 };
+  const pending = payment({ status: "PENDING", gatewayReference: "" });
+  const charged = settleCharge(pending, { status: "succeeded", reference: "ch_7", at, card: visa });
+  assert.deepEqual(charged.card, visa);
+  const known = payment({ status: "PENDING", gatewayReference: "", card: visa });
+  const unknownToken = settleCharge(known, {
+    status: "declined",
+    reference: "ch_6",
+    code: DeclineCode.INVALID_TOKEN,
+    message: "gone",
+    at,
+    card: undefined,
+  });
+  assert.deepEqual(unknownToken.card, visa);
+});
+
+test("only a charge that took money may have refunds", () => {
+  for (const status of ["SUCCEEDED", "PARTIALLY_REFUNDED", "REFUNDED"] as const) {
+    assert.equal(mayHaveRefunds(payment({ status })), true, status);
+  }
+  for (const status of ["PENDING", "FAILED"] as const) {
+    assert.equal(mayHaveRefunds(payment({ status })), false, status);
+  }
 });
 
 test("refunds in flight count against what remains refundable", () => {

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type { DeclineCode, RefundReason } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js";
 import { FailedPreconditionError, InvalidArgumentError } from "@shopmesh/platform/errors";
-import type { Amount, CardFacts, GatewayOutcome } from "../gateway/gateway.ts";
+import type { Amount, CardFacts, ChargeOutcome, GatewayOutcome } from "../gateway/gateway.ts";
 
 /** Where a charge stands; the names match PaymentStatus without its prefix. */
 export type PaymentState = "PENDING" | "SUCCEEDED" | "FAILED" | "REFUNDED" | "PARTIALLY_REFUNDED";
@@ -61,6 +61,14 @@ export const CHARGED_STATES: readonly PaymentState[] = [
 ];
 
 /**
+ * Whether a payment can have refunds: only a charge that took money can ({@link planRefund}
+ * refuses the rest), so reads skip the refunds query for pending and failed charges.
+ */
+export function mayHaveRefunds(payment: Payment): boolean {
+  return CHARGED_STATES.includes(payment.status);
+}
+
+/**
  * A stable fingerprint of a request's meaningful fields, so a retry with the same idempotency
  * key is recognised and a different request reusing the key is refused.
  */
@@ -72,21 +80,27 @@ export function fingerprint(fields: Readonly<Record<string, string | bigint | nu
   return createHash("sha256").update(canonical).digest("hex");
 }
 
-/** The outcome of a charge applied to its pending payment. */
-export function settleCharge(payment: Payment, outcome: GatewayOutcome): Payment {
+/**
+ * The outcome of a charge applied to its pending payment, with the card the gateway charged
+ * (a pending payment does not know it yet).
+ */
+export function settleCharge(payment: Payment, outcome: ChargeOutcome): Payment {
   if (payment.status !== "PENDING") {
     throw new FailedPreconditionError(`payment ${payment.id} is already ${payment.status}`);
   }
+  const card = outcome.card ?? payment.card;
   return outcome.status === "succeeded"
     ? {
         ...payment,
         status: "SUCCEEDED",
+        card,
         gatewayReference: outcome.reference,
         updatedAt: outcome.at,
       }
     : {
         ...payment,
         status: "FAILED",
+        card,
         gatewayReference: outcome.reference,
         failure: { code: outcome.code, message: outcome.message },
         updatedAt: outcome.at,

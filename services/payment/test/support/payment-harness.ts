@@ -12,6 +12,8 @@ export interface PaymentHarness {
   app: PaymentApp;
   client: Client<typeof PaymentService>;
   issuer: TestIssuer;
+  /** The throwaway database the service runs on. */
+  dbName: string;
   stop(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function startPaymentHarness(
     app,
     client,
     issuer,
+    dbName,
     async stop() {
       closeClients();
       await app.service.stop("test finished");
