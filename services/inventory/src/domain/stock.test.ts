@@ -3,11 +3,16 @@ import { describe, it } from "node:test";
 import { FailedPreconditionError } from "@shopmesh/platform/errors";
 import {
   adjustOnHand,
+  available,
+  crossesNoBoundary,
   findShortages,
   judgeAvailability,
   type Stock,
   stockCrossings,
+  withCounts,
 } from "./stock.ts";
+
+const now = new Date("2030-01-01T00:00:00Z");
 
 function stock(onHand: number, reserved = 0, committed = 0, lowStockThreshold = 5): Stock {
   return {
@@ -61,6 +66,36 @@ describe("stock rules", () => {
     assert.deepEqual(stockCrossings(stock(10, 10), stock(10, 9)), ["back_in_stock", "low_stock"]);
     assert.deepEqual(stockCrossings(stock(0), stock(50)), ["back_in_stock"]);
     assert.deepEqual(stockCrossings(stock(50), stock(60)), []);
+  });
+
+  it("a change it calls clear of boundaries never crosses one, for every small count and threshold", () => {
+    let clear = 0;
+    for (let threshold = 0; threshold <= 4; threshold++) {
+      for (let onHand = 0; onHand <= 8; onHand++) {
+        for (let held = 0; held <= onHand; held++) {
+          const before = stock(onHand, held, 0, threshold);
+          for (let delta = -available(before); delta <= 8; delta++) {
+            if (!crossesNoBoundary(before, delta)) continue;
+            clear++;
+            // Move available by `delta` through reserved, as a hold (delta < 0) or return does.
+            const after = withCounts(before, { onHand: 0, reserved: -delta, committed: 0 }, now);
+            if (after.reserved < 0) continue;
+            assert.deepEqual(stockCrossings(before, after), [], JSON.stringify({ before, delta }));
+          }
+        }
+      }
+    }
+    assert.ok(clear > 100, "the rule lets the common changes through");
+  });
+
+  it("calls holds that keep more than the threshold and returns from above zero clear", () => {
+    assert.equal(crossesNoBoundary(stock(10, 0, 0, 5), -4), true);
+    assert.equal(crossesNoBoundary(stock(10, 0, 0, 5), -5), false, "lands on the threshold");
+    assert.equal(crossesNoBoundary(stock(3, 0, 0, 0), -3), false, "reaches zero");
+    assert.equal(crossesNoBoundary(stock(3, 0, 0, 0), -2), true);
+    assert.equal(crossesNoBoundary(stock(10, 10), 2), false, "back from zero");
+    assert.equal(crossesNoBoundary(stock(10, 9), 1), true);
+    assert.equal(crossesNoBoundary(stock(10, 10), 0), true, "available unchanged (commit, ship)");
   });
 
   it("adjusts on_hand by a delta or to a count, never below what is held", () => {

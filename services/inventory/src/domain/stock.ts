@@ -91,6 +91,43 @@ export function stockCrossings(
   return crossings;
 }
 
+/**
+ * True when changing available by `availableDelta` from `before` cannot cross any boundary of
+ * {@link stockCrossings}, whatever else the change does: taking units leaves more than the
+ * threshold (and so more than zero), returning units starts above zero, or available stays put.
+ * Why: a change known to emit no crossing event can be written in one statement with its other
+ * events, built before the counts under the row lock are seen; the store checks this same rule
+ * in SQL against the locked row (`crossesNoBoundarySql`), and only a change near a boundary
+ * needs the counts first. Conservative: false does not mean a crossing happens.
+ */
+export function crossesNoBoundary(
+  before: Pick<Stock, "onHand" | "reserved" | "committed" | "lowStockThreshold">,
+  availableDelta: number,
+): boolean {
+  const was = available(before);
+  if (availableDelta < 0) return was + availableDelta > before.lowStockThreshold;
+  if (availableDelta > 0) return was > 0;
+  return true;
+}
+
+/** Counts to add to a stock row, in units. */
+export interface CountChange {
+  onHand: number;
+  reserved: number;
+  committed: number;
+}
+
+/** `stock` after `change`, written at `at`: what the store leaves in the row it holds locked. */
+export function withCounts(stock: Stock, change: CountChange, at: Date): Stock {
+  return {
+    ...stock,
+    onHand: stock.onHand + change.onHand,
+    reserved: stock.reserved + change.reserved,
+    committed: stock.committed + change.committed,
+    updatedAt: at,
+  };
+}
+
 /** A manual change of on_hand: by a delta, or to an absolute count (a recount). */
 export type OnHandChange = { delta: number } | { setOnHand: number };
 
