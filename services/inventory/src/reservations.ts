@@ -1,6 +1,6 @@
+import type { DescMessage } from "@bufbuild/protobuf";
 import { NotFoundError } from "@shopmesh/platform/errors";
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
-import { appendToOutbox } from "@shopmesh/platform/outbox";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import {
   commit,
@@ -10,8 +10,15 @@ import {
   type Reservation,
   release,
   type Transition,
+  unchanged,
 } from "./domain/reservation.ts";
-import { findShortages, type Line } from "./domain/stock.ts";
+import {
+  crossesNoBoundary,
+  findShortages,
+  type Line,
+  type Stock,
+  withCounts,
+} from "./domain/stock.ts";
 import {
   committedEvent,
   crossingEvents,
@@ -19,14 +26,19 @@ import {
   reservationOutcomeEvent,
 } from "./events.ts";
 import {
-  applyStockDeltas,
+  insertReservationWithOutbox,
+  type StockExpectation,
+  saveTransitionWithOutbox,
+} from "./reservation-writes.ts";
+import {
   type Db,
   findReservationByOrder,
-  insertReservation,
+  findReservationForEvent,
+  findStocksForOrder,
+  type InboxEntry,
   lockExpiredOrderIds,
   lockStocks,
   type Trx,
-  updateReservation,
 } from "./store.ts";
 
 /** What the reservation commands need. */
@@ -40,133 +52,256 @@ export interface ReservationDeps {
 /** Thrown inside a transaction to roll it back when a concurrent call reserved the order first. */
 class LostRace extends Error {}
 
+/** A reservation not written yet: the decision, what it needs of the stock rows, its events. */
+interface ReservationPlan {
+  reservation: Reservation;
+  expected: StockExpectation[];
+  events: NewEvent<DescMessage>[];
+}
+
+/** A transition's decision for a reservation, e.g. `(r) => commit(r, now)`. */
+type Decide = (reservation: Reservation) => Transition;
+
 /**
  * The reservation lifecycle, shared by the gRPC handlers, the event consumers and the expiry
- * sweeper so every path runs the same code: load and lock, let the domain decide, save the
- * reservation, its stock counts and its events in one transaction.
+ * sweeper so every path runs the same code: read, let the domain decide, then write the
+ * reservation, its stock counts and its events in one statement that checks under the row
+ * locks that what the decision rested on still holds (else it writes nothing and the command
+ * decides again, at worst in a transaction holding the locks).
+ *
+ * Round trips: a reservation away from any stock-level boundary is one statement; commit, a
+ * release away from zero available and a fulfilment are a read and one statement; a repeat or
+ * an event that changes nothing is a read (or, for ReserveStock, at most three statements).
  */
 export function createReservationCommands(deps: ReservationDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
 
-  /** Saves a transition's status, stock effect and events. No-op transitions write nothing. */
-  async function save(trx: Trx, t: Transition, eventsFor: (t: Transition) => NewEvent[]) {
-    if (!t.changed) return;
-    const r = t.reservation;
-    const ids = r.lines.map((l) => l.variantId);
-    const before = await lockStocks(trx, ids);
-    const after = await applyStockDeltas(
-      trx,
-      r.lines.map((l) => ({
-        variantId: l.variantId,
-        onHand: t.effect.onHand * l.quantity,
-        reserved: t.effect.reserved * l.quantity,
-        committed: t.effect.committed * l.quantity,
-      })),
-    );
-    await updateReservation(trx, r);
-    await appendToOutbox(trx, [...eventsFor(t), ...crossingEvents(before, after)]);
+  /**
+   * What reserving `lines` for the order means given `stocks` (the rows as read or locked):
+   * RESERVED or REJECTED, with its outcome and crossing events. Without `stocks`, the hopeful
+   * plan of the common case: every line held with room to spare, so no crossing event.
+   */
+  function planReservation(
+    draft: { id: string; orderId: string; lines: Line[]; now: Date; ttlMs: number },
+    stocks?: ReadonlyMap<string, Stock>,
+  ): ReservationPlan {
+    const reservation = newReservation({
+      ...draft,
+      shortages: stocks ? findShortages(draft.lines, stocks) : [],
+    });
+    const holds = reservation.status === "RESERVED";
+    const expected = draft.lines.map((l): StockExpectation => {
+      if (!stocks) return "clear";
+      const row = stocks.get(l.variantId);
+      // A held line clear of every boundary stays right under any counts still clear of them,
+      // so a concurrent change to its row need not send this plan back.
+      if (holds && row && !row.discontinued && crossesNoBoundary(row, -l.quantity)) return "clear";
+      return row ?? null;
+    });
+    const events = [
+      reservationOutcomeEvent({
+        reservation,
+        changed: true,
+        previousStatus: reservation.status,
+        effect: { onHand: 0, reserved: 0, committed: 0 },
+      }),
+    ];
+    if (holds && stocks) {
+      const after = new Map<string, Stock>();
+      for (const l of draft.lines) {
+        const row = stocks.get(l.variantId);
+        if (row) {
+          after.set(
+            l.variantId,
+            withCounts(row, { onHand: 0, reserved: l.quantity, committed: 0 }, draft.now),
+          );
+        }
+      }
+      events.push(...crossingEvents(stocks, after));
+    }
+    return { reservation, expected, events };
+  }
+
+  function insertPlanned(into: Db, plan: ReservationPlan): Promise<boolean> {
+    return insertReservationWithOutbox(into, plan.reservation, plan.expected, plan.events);
+  }
+
+  async function storedReservation(orderId: string, cause: Error): Promise<Reservation> {
+    const stored = await findReservationByOrder(db, orderId);
+    if (!stored) throw cause;
+    return stored;
   }
 
   /**
    * Holds every line for the order, or none. Idempotent per order id: a repeat (even a
    * concurrent one) returns the stored outcome and changes nothing.
+   *
+   * First the hopeful plan, unread: one statement. If the order already has a reservation or
+   * a line is short or near a boundary, it writes nothing; then one read and a plan from it,
+   * which the insert checks against the locked rows; only if those changed in between, the
+   * plan is made again in a transaction holding the rows locked.
    */
   async function reserveStock(
     orderId: string,
     lines: Line[],
     ttlMs?: number,
   ): Promise<Reservation> {
-    const existing = await findReservationByOrder(db, orderId);
-    if (existing) return existing;
+    const draft = {
+      id: uuidv7(),
+      orderId,
+      lines: [...lines].sort((a, b) => a.variantId.localeCompare(b.variantId)),
+      now: now(),
+      ttlMs: ttlMs ?? deps.defaultTtlMs,
+    };
+    const hopeful = planReservation(draft);
+    if (await insertPlanned(db, hopeful)) return hopeful.reservation;
+
+    const ids = draft.lines.map((l) => l.variantId);
+    const seen = await findStocksForOrder(db, orderId, ids);
+    if (seen.taken) {
+      return storedReservation(orderId, new Error(`order ${orderId}: reservation not readable`));
+    }
+    const informed = planReservation(draft, seen.stocks);
+    if (await insertPlanned(db, informed)) return informed.reservation;
+
     try {
       return await db.transaction().execute(async (trx) => {
-        const sorted = [...lines].sort((a, b) => a.variantId.localeCompare(b.variantId));
-        const before = await lockStocks(
-          trx,
-          sorted.map((l) => l.variantId),
-        );
-        const reservation = newReservation({
-          id: uuidv7(),
-          orderId,
-          lines: sorted,
-          shortages: findShortages(lines, before),
-          now: now(),
-          ttlMs: ttlMs ?? deps.defaultTtlMs,
-        });
-        if (!(await insertReservation(trx, reservation))) throw new LostRace();
-        const transition: Transition = {
-          reservation,
-          changed: true,
-          previousStatus: reservation.status,
-          effect: { onHand: 0, reserved: 0, committed: 0 },
-        };
-        const events = [reservationOutcomeEvent(transition)];
-        if (reservation.status === "RESERVED") {
-          const after = await applyStockDeltas(
-            trx,
-            sorted.map((l) => ({
-              variantId: l.variantId,
-              onHand: 0,
-              reserved: l.quantity,
-              committed: 0,
-            })),
-          );
-          events.push(...crossingEvents(before, after));
-        }
-        await appendToOutbox(trx, events);
-        return reservation;
+        const locked = planReservation(draft, await lockStocks(trx, ids));
+        if (!(await insertPlanned(trx, locked))) throw new LostRace();
+        return locked.reservation;
       });
     } catch (err) {
       if (!(err instanceof LostRace)) throw err;
-      const winner = await findReservationByOrder(db, orderId);
-      if (!winner) throw err;
-      return winner;
+      return storedReservation(orderId, err);
     }
   }
 
   /**
-   * Releases the order's stock inside `trx`; undefined when the order has none. With
-   * `ignoreFulfilled`, a shipped order is left alone instead of refused (event consumers).
+   * Runs `decide` on the reservation inside `trx`, holding its row and then its stock rows
+   * locked, and saves the transition with its events and the crossing events the locked counts
+   * give. Undefined when the order has none; `event` makes it a no-op for an event in the inbox.
    */
-  async function releaseIn(
+  async function transitionIn(
     trx: Trx,
     orderId: string,
-    reason: ReleaseReason,
-    options: { ignoreFulfilled?: boolean } = {},
+    decide: Decide,
+    eventsFor: (t: Transition) => NewEvent[],
+    event?: InboxEntry,
   ): Promise<Reservation | undefined> {
-    const reservation = await findReservationByOrder(trx, orderId, true);
-    if (!reservation) return undefined;
-    if (options.ignoreFulfilled && reservation.status === "FULFILLED") return reservation;
-    const t = release(reservation, reason, now());
-    await save(trx, t, (x) => [releasedEvent(x)]);
-    return t.reservation;
+    const found = event
+      ? await findReservationForEvent(trx, orderId, event, true)
+      : await findReservationByOrder(trx, orderId, true).then(
+          (reservation) => reservation && { reservation, handled: false },
+        );
+    if (!found || found.handled) return found?.reservation;
+    const t = decide(found.reservation);
+    if (!t.changed) return t.reservation;
+    const r = t.reservation;
+    const before = await lockStocks(
+      trx,
+      r.lines.map((l) => l.variantId),
+    );
+    const after = new Map<string, Stock>();
+    for (const l of r.lines) {
+      const row = before.get(l.variantId);
+      if (!row) continue;
+      const change = {
+        onHand: t.effect.onHand * l.quantity,
+        reserved: t.effect.reserved * l.quantity,
+        committed: t.effect.committed * l.quantity,
+      };
+      after.set(l.variantId, withCounts(row, change, r.updatedAt));
+    }
+    const events = [...eventsFor(t), ...crossingEvents(before, after)];
+    const saved = await saveTransitionWithOutbox(trx, t, events, {
+      onlyIfNoBoundaryCrossed: false,
+      ...(event ? { event } : {}),
+    });
+    if (!saved) throw new Error(`reservation of order ${orderId} changed under its row lock`);
+    return r;
+  }
+
+  /**
+   * Applies `decide` to the order's reservation: one read, then (if it changes anything) one
+   * statement that saves it unless the reservation moved on meanwhile or a line's change would
+   * cross a stock-level boundary. Then it decides again under the row locks, in a transaction.
+   * A no-op (a repeat, an event already applied or not applicable) costs the read alone and
+   * writes nothing. Undefined when the order has no reservation.
+   */
+  async function transition(
+    orderId: string,
+    decide: Decide,
+    eventsFor: (t: Transition) => NewEvent[],
+    event?: InboxEntry,
+  ): Promise<Reservation | undefined> {
+    const found = event
+      ? await findReservationForEvent(db, orderId, event)
+      : await findReservationByOrder(db, orderId).then(
+          (reservation) => reservation && { reservation, handled: false },
+        );
+    if (!found || found.handled) return found?.reservation;
+    const t = decide(found.reservation);
+    if (!t.changed) return t.reservation;
+    const saved = await saveTransitionWithOutbox(db, t, eventsFor(t), {
+      onlyIfNoBoundaryCrossed: true,
+      ...(event ? { event } : {}),
+    });
+    if (saved) return t.reservation;
+    return db.transaction().execute((trx) => transitionIn(trx, orderId, decide, eventsFor, event));
   }
 
   /** ReleaseReservation: returns held or committed stock; idempotent. */
-  function releaseReservation(orderId: string, reason: ReleaseReason) {
-    return db.transaction().execute((trx) => releaseIn(trx, orderId, reason));
+  function releaseReservation(
+    orderId: string,
+    reason: ReleaseReason,
+  ): Promise<Reservation | undefined> {
+    return transition(
+      orderId,
+      (r) => release(r, reason, now()),
+      (t) => [releasedEvent(t)],
+    );
+  }
+
+  /**
+   * order.cancelled: releases the order's stock once per event; a shipped order is left alone
+   * (the consumer must not fail forever on an event it cannot apply).
+   */
+  function releaseForEvent(
+    orderId: string,
+    reason: ReleaseReason,
+    event: InboxEntry,
+  ): Promise<Reservation | undefined> {
+    return transition(
+      orderId,
+      (r) => (r.status === "FULFILLED" ? unchanged(r) : release(r, reason, now())),
+      (t) => [releasedEvent(t)],
+      event,
+    );
   }
 
   /** CommitReservation: held stock becomes sold stock; NOT_FOUND for an order without one. */
-  function commitReservation(orderId: string): Promise<Reservation> {
-    return db.transaction().execute(async (trx) => {
-      const reservation = await findReservationByOrder(trx, orderId, true);
-      if (!reservation) throw new NotFoundError(`order ${orderId} has no stock reservation`);
-      const t = commit(reservation, now());
-      await save(trx, t, (x) => [committedEvent(x)]);
-      return t.reservation;
-    });
+  async function commitReservation(orderId: string): Promise<Reservation> {
+    const r = await transition(
+      orderId,
+      (x) => commit(x, now()),
+      (t) => [committedEvent(t)],
+    );
+    if (!r) throw new NotFoundError(`order ${orderId} has no stock reservation`);
+    return r;
   }
 
-  /** shipment.created: the order's units leave the warehouse. */
-  async function fulfilIn(trx: Trx, orderId: string): Promise<Reservation | undefined> {
-    const reservation = await findReservationByOrder(trx, orderId, true);
-    if (!reservation) return undefined;
-    const t = fulfil(reservation, now());
-    // available does not change (on_hand and committed drop together); no event is defined.
-    if (t.changed) await save(trx, t, () => []);
-    return t.reservation;
+  /**
+   * shipment.created: the order's units leave the warehouse, once per event. Available does not
+   * change (on_hand drops with reserved or committed), so there is no crossing and no event.
+   */
+  function fulfilForEvent(orderId: string, event: InboxEntry): Promise<Reservation | undefined> {
+    return transition(
+      orderId,
+      (r) => fulfil(r, now()),
+      () => [],
+      event,
+    );
   }
 
   /**
@@ -179,7 +314,12 @@ export function createReservationCommands(deps: ReservationDeps) {
       const done = await db.transaction().execute(async (trx) => {
         const [orderId] = await lockExpiredOrderIds(trx, now(), 1);
         if (!orderId) return false;
-        await releaseIn(trx, orderId, "EXPIRED");
+        await transitionIn(
+          trx,
+          orderId,
+          (r) => release(r, "EXPIRED", now()),
+          (t) => [releasedEvent(t)],
+        );
         return true;
       });
       if (!done) break;
@@ -188,7 +328,14 @@ export function createReservationCommands(deps: ReservationDeps) {
     return expired;
   }
 
-  return { reserveStock, releaseIn, releaseReservation, commitReservation, fulfilIn, expireDue };
+  return {
+    reserveStock,
+    releaseReservation,
+    releaseForEvent,
+    commitReservation,
+    fulfilForEvent,
+    expireDue,
+  };
 }
 
 /** The reservation commands. */

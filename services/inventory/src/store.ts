@@ -139,37 +139,6 @@ export async function lockStocks(
   return new Map(rows.map((r) => [r.variant_id, toStock(r)]));
 }
 
-/** A change to one stock row's counts, in units. */
-export interface StockDelta {
-  variantId: string;
-  onHand: number;
-  reserved: number;
-  committed: number;
-}
-
-/**
- * Applies count changes to locked stock rows in one statement and returns the rows after it.
- * A change that would break the CHECK constraints fails the statement (and the transaction).
- */
-export async function applyStockDeltas(
-  trx: Trx,
-  deltas: readonly StockDelta[],
-): Promise<Map<string, Stock>> {
-  if (deltas.length === 0) return new Map();
-  const { rows } = await sql<Selectable<StockTable>>`
-    UPDATE stock s SET
-      on_hand = s.on_hand + d.on_hand,
-      reserved = s.reserved + d.reserved,
-      committed = s.committed + d.committed,
-      updated_at = now()
-    FROM unnest(${deltas.map((d) => d.variantId)}::uuid[], ${deltas.map((d) => d.onHand)}::int[],
-                ${deltas.map((d) => d.reserved)}::int[], ${deltas.map((d) => d.committed)}::int[])
-      AS d(variant_id, on_hand, reserved, committed)
-    WHERE s.variant_id = d.variant_id
-    RETURNING s.*`.execute(trx);
-  return new Map(rows.map((r) => [r.variant_id, toStock(r)]));
-}
-
 /** Sets on_hand of a locked row (manual adjustment) and returns the row after it. */
 export async function setOnHand(trx: Trx, variantId: string, onHand: number): Promise<Stock> {
   const row = await trx
@@ -282,43 +251,49 @@ export async function findReservation(db: Db, id: string): Promise<Reservation |
   return row && toReservation(row);
 }
 
-/**
- * Inserts a new reservation with its lines, unless the order already has one (a concurrent
- * duplicate call won the unique key); returns false then, and the caller rolls back.
- */
-export async function insertReservation(trx: Trx, r: Reservation): Promise<boolean> {
-  const inserted = await trx
-    .insertInto("reservations")
-    .values({
-      id: r.id,
-      order_id: r.orderId,
-      status: r.status,
-      expires_at: r.expiresAt,
-      release_reason: r.releaseReason,
-      shortages: JSON.stringify(r.shortages),
-      created_at: r.createdAt,
-      updated_at: r.updatedAt,
-    })
-    .onConflict((oc) => oc.column("order_id").doNothing())
-    .returning("id")
-    .executeTakeFirst();
-  if (!inserted) return false;
-  await trx
-    .insertInto("reservation_lines")
-    .values(
-      r.lines.map((l) => ({ reservation_id: r.id, variant_id: l.variantId, quantity: l.quantity })),
-    )
-    .execute();
-  return true;
+/** The stock rows of an order's lines, and whether the order already has a reservation. */
+export async function findStocksForOrder(
+  db: Db,
+  orderId: string,
+  variantIds: readonly string[],
+): Promise<{ taken: boolean; stocks: Map<string, Stock> }> {
+  const { rows } = await sql<{ taken: boolean } & Selectable<StockTable>>`
+    SELECT t.taken, s.*
+    FROM (SELECT EXISTS (SELECT 1 FROM reservations WHERE order_id = ${orderId}) AS taken) t
+    LEFT JOIN stock s ON s.variant_id = ANY(${[...variantIds]}::uuid[])`.execute(db);
+  return {
+    taken: rows[0]?.taken ?? false,
+    stocks: new Map(
+      rows.filter((r) => r.variant_id !== null).map((r) => [r.variant_id, toStock(r)]),
+    ),
+  };
 }
 
-/** Saves a reservation's new status. */
-export async function updateReservation(trx: Trx, r: Reservation): Promise<void> {
-  await trx
-    .updateTable("reservations")
-    .set({ status: r.status, release_reason: r.releaseReason, updated_at: r.updatedAt })
-    .where("id", "=", r.id)
-    .execute();
+/** An event applied through the inbox: the consumer's name and the event id. */
+export interface InboxEntry {
+  consumer: string;
+  eventId: string;
+}
+
+/**
+ * The order's reservation for an event consumer, with whether `event` is already in the inbox
+ * (applied before); undefined when the order has no reservation. `lock` takes the row FOR UPDATE.
+ */
+export async function findReservationForEvent(
+  db: Db,
+  orderId: string,
+  event: InboxEntry,
+  lock = false,
+): Promise<{ reservation: Reservation; handled: boolean } | undefined> {
+  let query = reservationQuery(db)
+    .select(
+      sql<boolean>`EXISTS (SELECT 1 FROM inbox WHERE consumer = ${event.consumer}
+      AND event_id = ${event.eventId})`.as("handled"),
+    )
+    .where("r.order_id", "=", orderId);
+  if (lock) query = query.forUpdate("r");
+  const row = await query.executeTakeFirst();
+  return row && { reservation: toReservation(row), handled: row.handled };
 }
 
 /**

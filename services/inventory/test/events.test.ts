@@ -9,12 +9,12 @@ import { OrderCancelledSchema } from "@shopmesh/gen/shopmesh/events/v1/order_eve
 import { ShipmentCreatedSchema } from "@shopmesh/gen/shopmesh/events/v1/shipping_events_pb.js";
 import { ReservationStatus } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
 import { CancellationReason } from "@shopmesh/gen/shopmesh/order/v1/order_pb.js";
-import { decodeEnvelope, encodeEvent, type NewEvent } from "@shopmesh/platform/event-envelope";
+import { encodeEvent, type NewEvent } from "@shopmesh/platform/event-envelope";
 import { createKafka, ensureTopics } from "@shopmesh/platform/kafka";
-import { type ConsumedEvent, startConsumer } from "@shopmesh/platform/kafka-consumer";
+import { startConsumer } from "@shopmesh/platform/kafka-consumer";
 import { createLogger } from "@shopmesh/platform/logger";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
-import { type InventoryHarness, startInventory } from "./harness.ts";
+import { consumed, type InventoryHarness, startInventory } from "./harness.ts";
 
 let h: InventoryHarness;
 before(async () => {
@@ -24,18 +24,6 @@ after(() => h.close());
 
 function encoded<D extends DescMessage>(event: Omit<NewEvent<D>, "producer">) {
   return encodeEvent({ ...event, producer: "test" } as NewEvent<D>);
-}
-
-function consumed<D extends DescMessage>(event: Omit<NewEvent<D>, "producer">): ConsumedEvent {
-  const e = encoded(event);
-  return {
-    envelope: decodeEnvelope(e.envelope),
-    topic: e.topic,
-    partition: 0,
-    offset: "0",
-    key: e.aggregateId,
-    headers: {},
-  };
 }
 
 function productCreated(variantIds: string[], initialOnHand: Record<string, number>) {

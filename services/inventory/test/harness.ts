@@ -1,13 +1,18 @@
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import type { DescMessage } from "@bufbuild/protobuf";
 import { InventoryService } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
-import { createDb, dropDatabase, ensureDatabase } from "@shopmesh/platform/db";
+import { createPool, dropDatabase, ensureDatabase } from "@shopmesh/platform/db";
+import { decodeEnvelope, encodeEvent, type NewEvent } from "@shopmesh/platform/event-envelope";
 import { type Client, closeClients, createClient } from "@shopmesh/platform/grpc-client";
+import type { ConsumedEvent } from "@shopmesh/platform/kafka-consumer";
 import { createLogger } from "@shopmesh/platform/logger";
 import { runMigrations } from "@shopmesh/platform/migrations";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { startService } from "@shopmesh/platform/service";
 import { createTestTokens, type TestTokens } from "@shopmesh/platform/testing/test-tokens";
+import { Kysely, PostgresDialect } from "kysely";
+import type pg from "pg";
 import { createEventHandler } from "../src/events.ts";
 import { createInventoryHandlers } from "../src/handlers.ts";
 import { createReservationCommands } from "../src/reservations.ts";
@@ -16,7 +21,7 @@ import type { InventoryDb } from "../src/store.ts";
 
 /** A running inventory service on a throwaway database, with tokens and a client. */
 export interface InventoryHarness {
-  db: ReturnType<typeof createDb<InventoryDb>>;
+  db: Kysely<InventoryDb>;
   client: Client<typeof InventoryService>;
   tokens: TestTokens;
   reservations: ReturnType<typeof createReservationCommands>;
@@ -25,6 +30,12 @@ export interface InventoryHarness {
   /** `authorization` metadata of an admin and of a customer. */
   admin: Awaited<ReturnType<TestTokens["bearer"]>>;
   customer: Awaited<ReturnType<TestTokens["bearer"]>>;
+  /**
+   * Runs `fn` and returns the statements it sent to Postgres (BEGIN and COMMIT included): each
+   * one is a round trip, which is what the hot paths are measured in. Only meaningful while
+   * nothing else uses the database, as in a test file's sequential tests.
+   */
+  statementsOf(fn: () => Promise<unknown>): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -38,7 +49,16 @@ export async function startInventory(
   const name = `shopmesh_inventory_test_${process.pid}_${randomBytes(4).toString("hex")}`;
   const logger = createLogger("inventory-test", process.env.TEST_LOG_LEVEL ?? "silent");
   const connection = await ensureDatabase(name, { role: "postgres" });
-  const db = createDb<InventoryDb>({ ...connection, poolSize: 20 });
+  const pool = createPool({ ...connection, poolSize: 20 });
+  const sent: string[] = [];
+  pool.on("connect", (client: pg.PoolClient) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as { query: unknown }).query = (...args: unknown[]) => {
+      sent.push(typeof args[0] === "string" ? args[0] : String((args[0] as pg.QueryConfig).text));
+      return query(...args);
+    };
+  });
+  const db = new Kysely<InventoryDb>({ dialect: new PostgresDialect({ pool }) });
   await runMigrations(db as never, {
     migrations: platformMigrations,
     folder: fileURLToPath(new URL("../src/migrations", import.meta.url)),
@@ -81,11 +101,31 @@ export async function startInventory(
     handleEvent: createEventHandler({ db, reservations, stock, logger }),
     admin,
     customer,
+    async statementsOf(fn) {
+      const from = sent.length;
+      await fn();
+      return sent.slice(from);
+    },
     async close() {
       await service.stop();
       closeClients();
       await db.destroy();
       await dropDatabase(name);
     },
+  };
+}
+
+/** `event` as the Kafka consumer hands it to the event handler (produced by "test"). */
+export function consumed<D extends DescMessage>(
+  event: Omit<NewEvent<D>, "producer">,
+): ConsumedEvent {
+  const e = encodeEvent({ ...event, producer: "test" } as NewEvent<D>);
+  return {
+    envelope: decodeEnvelope(e.envelope),
+    topic: e.topic,
+    partition: 0,
+    offset: "0",
+    key: e.aggregateId,
+    headers: {},
   };
 }

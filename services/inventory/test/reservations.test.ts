@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
 import { EventEnvelopeSchema } from "@shopmesh/gen/shopmesh/events/v1/envelope_pb.js";
-import { InventoryReleasedSchema } from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
+import {
+  InventoryBackInStockSchema,
+  InventoryLowStockSchema,
+  InventoryOutOfStockSchema,
+  InventoryReleasedSchema,
+} from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
 import {
   ReleaseReason,
   ReservationStatus,
@@ -141,6 +146,72 @@ describe("ReserveStock", () => {
   });
 });
 
+/** The variant's stock-level events after its initial count, as [type, on hand, reserved, available]. */
+async function crossingsOf(variantId: string) {
+  const rows = await h.db
+    .selectFrom("outbox")
+    .select(["event_type", "envelope"])
+    .where("aggregate_id", "=", variantId)
+    .orderBy("id")
+    .execute();
+  const schemas = {
+    "inventory.low_stock": InventoryLowStockSchema,
+    "inventory.out_of_stock": InventoryOutOfStockSchema,
+    "inventory.back_in_stock": InventoryBackInStockSchema,
+  } as const;
+  return rows.slice(1).map((r) => {
+    const schema = schemas[r.event_type as keyof typeof schemas];
+    const { stock } = unpackPayload(fromBinary(EventEnvelopeSchema, r.envelope), schema);
+    return [r.event_type, stock?.onHand, stock?.reserved, stock?.available];
+  });
+}
+
+describe("stock-level events", () => {
+  it("concurrent holds publish each crossing once, with the counts right after it", {
+    timeout: 60_000,
+  }, async () => {
+    const variantId = await variantWith(10); // low-stock threshold 5
+    const orders = Array.from({ length: 30 }, () => uuidv7());
+    const results = await Promise.all(
+      orders.map((orderId) =>
+        h.client.reserveStock({ orderId, lines: [{ variantId, quantity: 1 }] }),
+      ),
+    );
+    const held = orders.filter(
+      (_, i) => results[i]?.reservation?.status === ReservationStatus.RESERVED,
+    );
+    assert.equal(held.length, 10);
+    assert.deepEqual(await crossingsOf(variantId), [
+      ["inventory.low_stock", 10, 5, 5],
+      ["inventory.out_of_stock", 10, 10, 0],
+    ]);
+
+    // Back from zero crosses again; concurrent releases above zero cross nothing more.
+    await h.client.releaseReservation({ orderId: held[0]!, reason: ReleaseReason.ORDER_CANCELLED });
+    await Promise.all(
+      held
+        .slice(1, 4)
+        .map((orderId) =>
+          h.client.releaseReservation({ orderId, reason: ReleaseReason.ORDER_CANCELLED }),
+        ),
+    );
+    assert.deepEqual((await crossingsOf(variantId)).slice(2), [
+      ["inventory.back_in_stock", 10, 9, 1],
+      ["inventory.low_stock", 10, 9, 1],
+    ]);
+    const row = await stockOf(variantId);
+    assert.deepEqual([row.on_hand, row.reserved, row.committed], [10, 6, 0]);
+  });
+
+  it("a hold landing on the threshold publishes low_stock; a hold with room to spare publishes none", async () => {
+    const variantId = await variantWith(9);
+    await h.client.reserveStock({ orderId: uuidv7(), lines: [{ variantId, quantity: 3 }] });
+    assert.deepEqual(await crossingsOf(variantId), []);
+    await h.client.reserveStock({ orderId: uuidv7(), lines: [{ variantId, quantity: 1 }] });
+    assert.deepEqual(await crossingsOf(variantId), [["inventory.low_stock", 9, 4, 5]]);
+  });
+});
+
 describe("reservation transitions", () => {
   it("commit moves held units to committed; release then returns them", async () => {
     const variantId = await variantWith(10);
@@ -191,7 +262,7 @@ describe("reservation transitions", () => {
     const orderId = uuidv7();
     await h.client.reserveStock({ orderId, lines: [{ variantId, quantity: 2 }] });
     await h.client.commitReservation({ orderId });
-    await h.db.transaction().execute((trx) => h.reservations.fulfilIn(trx, orderId));
+    await h.reservations.fulfilForEvent(orderId, { consumer: "test", eventId: uuidv7() });
     const row = await stockOf(variantId);
     assert.deepEqual([row.on_hand, row.reserved, row.committed], [8, 0, 0]);
     assert.equal(

@@ -48,11 +48,6 @@ export interface Transition {
 
 const NONE: StockEffect = { onHand: 0, reserved: 0, committed: 0 };
 
-/** How an effect moves available (on_hand - reserved - committed), per unit of a line. */
-export function availableChange(effect: StockEffect): number {
-  return effect.onHand - effect.reserved - effect.committed;
-}
-
 /** The transition that changes nothing: an idempotent repeat, or a state left alone. */
 export function unchanged(reservation: Reservation): Transition {
   return { reservation, changed: false, previousStatus: reservation.status, effect: NONE };
