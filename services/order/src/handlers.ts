@@ -34,14 +34,15 @@ import {
   toProtoShipment,
   toProtoStatusChange,
 } from "./proto-mapping.ts";
+import type { SagaWorker } from "./saga/worker.ts";
 import { DuplicateIdempotencyKeyError, type OrderStore, type StoredOrder } from "./store.ts";
 
 /** What the order handlers need; built once in main.ts. */
 export interface OrderHandlerDeps {
   store: OrderStore;
   clients: QuoteClients & { shipping: Client<typeof ShippingService> };
-  /** Starts (or resumes) the saga of an order right away. */
-  kick: (orderId: string) => void;
+  /** The saga: starts a placed order, resumes a cancelled one. */
+  saga: Pick<SagaWorker, "admit" | "kick">;
   logger: Logger;
   /** How long the inventory step may take before the order is cancelled. */
   inventoryStepTimeoutMs: number;
@@ -116,16 +117,18 @@ export function createOrderHandlers(deps: OrderHandlerDeps): ServiceImpl<typeof 
         now,
         reserveDeadlineAt: new Date(now.getTime() + deps.inventoryStepTimeoutMs),
       });
+      const slot = deps.saga.admit();
       try {
-        await store.insert(placed, hash, req.paymentMethodToken);
+        const inserted = await store.insert(placed, hash, req.paymentMethodToken, slot?.leaseUntil);
+        slot?.run(inserted);
       } catch (err) {
+        slot?.cancel();
         if (!(err instanceof DuplicateIdempotencyKeyError)) throw err;
         // A concurrent retry won the race: answer with its order.
         const winner = await store.findByIdempotencyKey(req.userId, req.idempotencyKey);
         if (!winner) throw err;
         return { order: toProtoOrder(replay(winner, hash, req.idempotencyKey)) };
       }
-      deps.kick(placed.order.id);
       return { order: toProtoOrder(placed.order) };
     },
 
@@ -193,7 +196,7 @@ export function createOrderHandlers(deps: OrderHandlerDeps): ServiceImpl<typeof 
         throw err;
       }
       if (!order) throw new NotFoundError(`order ${req.orderId} not found`);
-      deps.kick(order.id);
+      deps.saga.kick(order.id);
       return { order: toProtoOrder(order) };
     },
 

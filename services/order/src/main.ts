@@ -92,7 +92,7 @@ const service = await startService({
       createOrderHandlers({
         store,
         clients,
-        kick: worker.kick,
+        saga: worker,
         logger,
         inventoryStepTimeoutMs: config.inventoryStepTimeoutMs,
       }),

@@ -385,9 +385,14 @@ export function createOrderStore(
 
     /**
      * Inserts a newly placed order with its first history entry and its events, due for the
-     * saga at once. Throws {@link DuplicateIdempotencyKeyError} when the key was taken meanwhile.
+     * saga at once, or leased until `leaseUntil` to a worker that runs it (SagaWorker.admit). Throws {@link DuplicateIdempotencyKeyError} when the key was taken meanwhile.
      */
-    async insert(t: Transition, requestHash: string, paymentToken: string): Promise<void> {
+    async insert(
+      t: Transition,
+      requestHash: string,
+      paymentToken: string,
+      leaseUntil?: Date,
+    ): Promise<StoredOrder> {
       const { order } = t;
       const insert = db
         .insertInto("orders")
@@ -404,23 +409,25 @@ export function createOrderStore(
           carrier_code: order.carrierCode,
           totals: JSON.stringify(order.totals),
           payment_token: paymentToken,
-          next_attempt_at: order.createdAt,
+          next_attempt_at: leaseUntil ?? order.createdAt,
           created_at: order.createdAt,
           ...orderColumns(order),
         })
         .onConflict((oc) => oc.columns(["user_id", "idempotency_key"]).doNothing())
-        .returning("id");
+        .returningAll()
+        .returning(rowVersion);
       // Row, first history entry and order.placed in one statement; a key taken meanwhile
       // inserts nothing at all.
       const rows = await changeWithOutbox(
         db,
         {
           change: sql`updated AS (${insert}), ${historyInsert(order.id, order.statusHistory)}`,
-          result: sql<{ id: string }>`SELECT id FROM updated`,
+          result: sql<OrderRow>`SELECT * FROM updated`,
         },
         toEvents(order, t),
       );
-      if (rows.length === 0) throw new DuplicateIdempotencyKeyError();
+      if (!rows[0]) throw new DuplicateIdempotencyKeyError();
+      return stored(rows[0], []);
     },
 
     /**

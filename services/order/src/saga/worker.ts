@@ -23,10 +23,27 @@ export interface SagaWorkerOptions {
   maxBackoffMs?: number;
 }
 
+/** A saga slot taken for an order about to be placed; see {@link SagaWorker.admit}. */
+export interface Admission {
+  /** Insert the order leased to this worker until then, so no one else claims it. */
+  leaseUntil: Date;
+  /** Starts the inserted (leased) order's saga in the slot. */
+  run(order: StoredOrder): void;
+  /** Gives the slot back (the insert failed). */
+  cancel(): void;
+}
+
 /** The saga worker of one process. */
 export interface SagaWorker {
   /** Advances an order now (after PlaceOrder, CancelOrder or an event), if nobody else holds it. */
   kick(orderId: string): void;
+  /**
+   * Takes a slot for an order about to be inserted, which then needs no claim: it is inserted
+   * already leased to this worker and handed over as written. Undefined when every slot is
+   * busy: insert it due, and the sweeper takes it when a slot frees up. A crash between the
+   * insert and the run loses nothing: the lease lapses and a sweeper resumes the order.
+   */
+  admit(): Admission | undefined;
   /** Stops sweeping and waits (bounded) for the orders in hand. */
   stop(): Promise<void>;
 }
@@ -70,6 +87,9 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   const { store, clients, logger } = options;
   const maxBackoffMs = options.maxBackoffMs ?? 30_000;
   const inFlight = new Map<string, Promise<void>>();
+  // Slots admitted to orders being inserted, not yet running.
+  let admitted = 0;
+  const busy = () => inFlight.size + admitted;
   let stopping = false;
   let wake: (() => void) | undefined;
   // Set when due work may be waiting for a free slot (a kick refused at capacity, or a sweep
@@ -190,7 +210,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   async function sweep() {
     while (!stopping) {
       try {
-        const free = options.concurrency - inFlight.size;
+        const free = options.concurrency - busy();
         if (free > 0) {
           const claimed = await store.claimDue(free, options.leaseMs);
           if (claimed.length === free) backlog = true;
@@ -220,7 +240,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   return {
     kick(orderId) {
       if (stopping || inFlight.has(orderId)) return;
-      if (inFlight.size >= options.concurrency) {
+      if (busy() >= options.concurrency) {
         backlog = true;
         return;
       }
@@ -230,6 +250,32 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           if (claimed) start(orderId, claimed);
         })
         .catch((err) => logger.warn({ err, orderId }, "could not claim order; the sweeper will"));
+    },
+    admit() {
+      if (stopping || busy() >= options.concurrency) {
+        backlog = true;
+        return undefined;
+      }
+      admitted++;
+      let open = true;
+      const close = () => {
+        if (open) admitted--;
+        const was = open;
+        open = false;
+        return was;
+      };
+      return {
+        leaseUntil: leaseEnd(),
+        run(order) {
+          if (close() && !stopping) start(order.order.id, order);
+        },
+        cancel() {
+          if (close() && backlog) {
+            backlog = false;
+            wake?.();
+          }
+        },
+      };
     },
     async stop() {
       stopping = true;
