@@ -99,10 +99,21 @@ export function createOrderHandlers(deps: OrderHandlerDeps): ServiceImpl<typeof 
         );
       }
       const hash = requestHash(req);
-      const existing = await store.findByIdempotencyKey(req.userId, req.idempotencyKey);
-      if (existing) return { order: toProtoOrder(replay(existing, hash, req.idempotencyKey)) };
-
-      const priced: PricedOrder = await priceOrder(req, deps.clients);
+      // The key is looked up only when it may be in use: a new order costs its insert alone,
+      // and a retry (rare) is priced again before its insert finds the key taken.
+      const answerFromKey = async () => {
+        const existing = await store.findByIdempotencyKey(req.userId, req.idempotencyKey);
+        return existing && { order: toProtoOrder(replay(existing, hash, req.idempotencyKey)) };
+      };
+      let priced: PricedOrder;
+      try {
+        priced = await priceOrder(req, deps.clients);
+      } catch (err) {
+        // A retry answers as the first call did, even if its lines can no longer be priced.
+        const answer = await answerFromKey();
+        if (answer) return answer;
+        throw err;
+      }
       const now = new Date();
       const placed = placeOrder({
         id: uuidv7(now.getTime()),
@@ -124,10 +135,10 @@ export function createOrderHandlers(deps: OrderHandlerDeps): ServiceImpl<typeof 
       } catch (err) {
         slot?.cancel();
         if (!(err instanceof DuplicateIdempotencyKeyError)) throw err;
-        // A concurrent retry won the race: answer with its order.
-        const winner = await store.findByIdempotencyKey(req.userId, req.idempotencyKey);
-        if (!winner) throw err;
-        return { order: toProtoOrder(replay(winner, hash, req.idempotencyKey)) };
+        // The key has an order already (a retry, or a concurrent one that won): answer with it.
+        const answer = await answerFromKey();
+        if (!answer) throw err;
+        return answer;
       }
       return { order: toProtoOrder(placed.order) };
     },

@@ -153,6 +153,27 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     assert.equal(orders.filter((o) => o.idempotencyKey === req.idempotencyKey).length, 1);
   });
 
+  test("a retry answers with the first order even when its lines can no longer be priced", async () => {
+    const v = peers.addVariant({ priceMinor: 900 });
+    const req = request(v.id);
+    const first = await client.placeOrder(req, as.alice);
+
+    v.purchasable = false;
+    v.priceMinor = 1_900;
+    const retried = await client.placeOrder(req, as.alice);
+
+    assert.equal(retried.order?.id, first.order?.id);
+    assert.equal(
+      retried.order?.totals?.total?.amountMinor,
+      first.order?.totals?.total?.amountMinor,
+    );
+    await assert.rejects(
+      client.placeOrder(request(v.id), as.alice),
+      (err: RpcError) => err.code === Code.FAILED_PRECONDITION,
+      "a new order for the withdrawn line is still refused",
+    );
+  });
+
   test("a declined payment releases the reservation and cancels with PAYMENT_DECLINED", async () => {
     const v = peers.addVariant({ priceMinor: 300 }, 10);
     const { order: placed } = await client.placeOrder(
