@@ -25,6 +25,13 @@ export interface ConsumerOptions {
   handler?: (event: ConsumedEvent) => Promise<void>;
   /** Applies one partition's fetched events at once, in order; all or nothing. */
   batchHandler?: (events: ConsumedEvent[]) => Promise<void>;
+  /**
+   * The event types the handler applies. A record whose event-type header (set by the outbox
+   * relay) names another type is acknowledged without being decoded: a consumer of a topic
+   * usually wants few of its types, and decoding the rest cost more than applying the few.
+   * Records without the header are decoded and handed over. Default: every type.
+   */
+  eventTypes?: readonly string[];
   logger: Logger;
   /** Where a group with no committed offset starts; true (the default) misses nothing. */
   fromBeginning?: boolean;
@@ -58,7 +65,7 @@ function consumerMetrics(registry: Registry): ConsumerMetrics {
     m = {
       events: new Counter({
         name: "kafka_consumer_events_total",
-        help: "Events handled by Kafka consumers, by outcome: ok, retried, undecodable.",
+        help: "Events handled by Kafka consumers, by outcome: ok, retried, undecodable, skipped (a type the consumer does not apply).",
         labelNames: ["group", "topic", "outcome"],
         registers: [registry],
       }),
@@ -104,7 +111,19 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   let consumer: Consumer | undefined;
   let relaunch: NodeJS.Timeout | undefined;
 
+  const wanted = options.eventTypes && new Set(options.eventTypes);
+  /** Whether the record's header says it is of a type this consumer does not apply. */
+  const unwanted = (topic: string, message: KafkaMessage) => {
+    const header = message.headers?.[EVENT_HEADERS.eventType];
+    if (!wanted || header === undefined) return false;
+    const type = String(Array.isArray(header) ? header[0] : header);
+    if (wanted.has(type)) return false;
+    metrics.events.inc({ group: groupId, topic, outcome: "skipped" });
+    return true;
+  };
+
   const decode = (topic: string, partition: number, message: KafkaMessage) => {
+    if (unwanted(topic, message)) return undefined;
     try {
       return {
         envelope: decodeEnvelope(message.value ?? new Uint8Array()),

@@ -46,14 +46,17 @@ async function newTopic(partitions = 3): Promise<string> {
 }
 
 /** Publishes test events `{ n }` keyed by aggregate, the way the relay does. */
-async function publish(topic: string, events: { aggregateId: string; n: number }[]) {
-  const messages = events.map(({ aggregateId, n }) =>
+async function publish(
+  topic: string,
+  events: { aggregateId: string; n: number; eventType?: string }[],
+) {
+  const messages = events.map(({ aggregateId, n, eventType = "test.counted" }) =>
     toKafkaMessage(
       encodeEvent({
         topic,
         aggregateType: "test",
         aggregateId,
-        eventType: "test.counted",
+        eventType,
         producer: "kafka-consumer-test",
         payloadSchema: StructSchema,
         payload: fromJson(StructSchema, { n }),
@@ -70,7 +73,7 @@ async function consume(
   topic: string,
   groupId: string,
   handler: (event: ConsumedEvent) => Promise<void>,
-  extra: { attempts?: number; pauseMs?: number } = {},
+  extra: { attempts?: number; pauseMs?: number; eventTypes?: string[] } = {},
 ): Promise<RunningConsumer> {
   const consumer = await startConsumer({
     kafka,
@@ -258,5 +261,30 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
     await waitFor("the valid event", () => handled.length === 1, 30_000);
 
     assert.deepEqual(handled, [7]);
+  });
+
+  test("acknowledges the types it does not apply without handing them over, and moves past them", async () => {
+    const topic = await newTopic(1);
+    await publish(topic, [
+      { aggregateId: "a", n: 1, eventType: "test.ignored" },
+      { aggregateId: "a", n: 2 },
+      { aggregateId: "a", n: 3, eventType: "test.ignored" },
+      { aggregateId: "a", n: 4 },
+    ]);
+    const groupId = uniqueName("g");
+    const handled: number[] = [];
+
+    const first = await consume(topic, groupId, async (e) => void handled.push(nOf(e)), {
+      eventTypes: ["test.counted"],
+    });
+    await waitFor("the wanted events", () => handled.length === 2, 30_000);
+    await first.stop();
+    await publish(topic, [{ aggregateId: "a", n: 5 }]);
+    await consume(topic, groupId, async (e) => void handled.push(nOf(e)), {
+      eventTypes: ["test.counted"],
+    });
+    await waitFor("the next event", () => handled.length === 3, 30_000);
+
+    assert.deepEqual(handled, [2, 4, 5], "a restarted member resumes after the skipped records");
   });
 });

@@ -33,6 +33,14 @@ import { type Db, getStocks, type Trx } from "./store.ts";
 export const INVENTORY_TOPIC = "inventory";
 /** Topics inventory consumes. */
 export const CONSUMED_TOPICS = ["products", "orders", "shipments"] as const;
+/** The event types inventory applies; the consumer skips the rest of those topics undecoded. */
+export const APPLIED_EVENT_TYPES = [
+  "product.created",
+  "product.updated",
+  "product.deleted",
+  "order.cancelled",
+  "shipment.created",
+] as const;
 /** This service's consumer group and inbox consumer name. */
 export const CONSUMER_GROUP = "inventory-service";
 
@@ -256,7 +264,10 @@ export function createEventHandler(deps: ConsumerDeps): (e: ConsumedEvent) => Pr
     await reservations.fulfilForEvent(orderId, inboxEntry(e));
   };
 
-  const handlers: Record<string, (e: ConsumedEvent) => Promise<void>> = {
+  const handlers: Record<
+    (typeof APPLIED_EVENT_TYPES)[number],
+    (e: ConsumedEvent) => Promise<void>
+  > = {
     "product.created": onProductCreated,
     "product.updated": onProductUpdated,
     "product.deleted": onProductDeleted,
@@ -264,7 +275,7 @@ export function createEventHandler(deps: ConsumerDeps): (e: ConsumedEvent) => Pr
     "shipment.created": onShipmentCreated,
   };
   return async (e) => {
-    const handler = handlers[e.envelope.eventType];
+    const handler = handlers[e.envelope.eventType as keyof typeof handlers];
     if (handler) await handler(e);
   };
 }

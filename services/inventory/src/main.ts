@@ -12,7 +12,12 @@ import { startOutboxRelay } from "@shopmesh/platform/outbox-relay";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { startService } from "@shopmesh/platform/service";
 import { loadInventoryConfig } from "./config.ts";
-import { CONSUMED_TOPICS, createEventHandler, INVENTORY_TOPIC } from "./events.ts";
+import {
+  APPLIED_EVENT_TYPES,
+  CONSUMED_TOPICS,
+  createEventHandler,
+  INVENTORY_TOPIC,
+} from "./events.ts";
 import { startExpirySweeper } from "./expiry-sweeper.ts";
 import { createInventoryHandlers } from "./handlers.ts";
 import { createReservationCommands } from "./reservations.ts";
@@ -62,6 +67,7 @@ const consumer = await startConsumer({
   kafka,
   groupId: config.kafkaGroupId,
   topics: CONSUMED_TOPICS,
+  eventTypes: APPLIED_EVENT_TYPES,
   handler: createEventHandler({ db, reservations, stock, logger }),
   logger,
 });

@@ -168,6 +168,19 @@ function paymentOf(e: PaymentSuccessful | PaymentFailed) {
   };
 }
 
+/** The event types the order consumer applies; the consumer skips the others undecoded. */
+export const APPLIED_EVENT_TYPES = [
+  "inventory.reserved",
+  "inventory.reservation_failed",
+  "inventory.released",
+  "inventory.committed",
+  "payment.successful",
+  "payment.failed",
+  "payment.refunded",
+  "shipment.created",
+  "shipment.status_updated",
+] as const;
+
 interface EventEffect {
   orderId: string;
   change: (order: Order) => saga.Transition;
@@ -182,7 +195,8 @@ export function effectOf(
   paymentDeadline: () => Date,
 ): EventEffect | undefined {
   const at = new Date();
-  switch (envelope.eventType) {
+  const eventType = envelope.eventType as (typeof APPLIED_EVENT_TYPES)[number];
+  switch (eventType) {
     case "inventory.reserved": {
       const e = unpackPayload(envelope, InventoryReservedSchema);
       return {
@@ -269,8 +283,11 @@ export function effectOf(
         },
       };
     }
-    default:
+    default: {
+      // Every applied type has its case (a missing one fails to compile); others do nothing.
+      eventType satisfies never;
       return undefined;
+    }
   }
 }
 
@@ -299,6 +316,7 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
     kafka: deps.kafka,
     groupId: deps.groupId,
     topics: CONSUMED_TOPICS,
+    eventTypes: APPLIED_EVENT_TYPES,
     logger,
     fromBeginning: deps.fromBeginning,
     partitionsConsumedConcurrently: 3,
