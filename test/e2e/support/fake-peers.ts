@@ -86,7 +86,13 @@ export async function startFakePeers() {
   >();
   const shipments = new Map<string, { id: string; orderId: string; status: ShipmentStatus }>();
   const calls: string[] = [];
-  const switches = { inventoryDown: false, inventoryHangs: false, shippingDown: false };
+  const switches = {
+    inventoryDown: false,
+    inventoryHangs: false,
+    shippingDown: false,
+    /** The next this many CommitReservation calls answer UNAVAILABLE. */
+    commitFailures: 0,
+  };
 
   const payment = (id: string) => {
     const p = [...payments.values()].find((x) => x.id === id);
@@ -215,6 +221,10 @@ export async function startFakePeers() {
       },
       commitReservation: (req: { orderId: string }) => {
         calls.push(`commit:${req.orderId}`);
+        if (switches.commitFailures > 0) {
+          switches.commitFailures--;
+          throw new UnavailableError("inventory is briefly down");
+        }
         const r = reservations.get(req.orderId);
         if (
           !r ||
