@@ -43,6 +43,8 @@ export interface JwtAuthenticatorOptions {
   maxAgeMs?: number;
   /** Clock skew tolerated on `exp`/`nbf`/`iat`, in seconds (default 5). */
   clockToleranceSec?: number;
+  /** Verified tokens remembered until they expire (default 10,000; 0 turns it off). */
+  verifiedCacheSize?: number;
 }
 
 /**
@@ -52,6 +54,11 @@ export interface JwtAuthenticatorOptions {
  * UNAUTHENTICATED, and a JWKS that cannot be fetched with UNAVAILABLE (the token may be fine).
  * The set is cached and refetched when a token names an unknown `kid` (at most once per
  * cooldown), so a key rotation at the user service is picked up without a restart.
+ *
+ * A client sends the same access token with every call until it expires, and checking its
+ * signature (EdDSA) was the largest cost of authenticating a call: so a verified token's
+ * claims are remembered, by the exact token, until its `exp`. A fetched key set (rotation,
+ * a withdrawn key) forgets them all, so every token is checked against the new set.
  */
 export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authenticate {
   const issuer = options.issuer ?? ACCESS_TOKEN_ISSUER;
@@ -59,6 +66,10 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   const cooldownMs = options.refetchCooldownMs ?? 5_000;
   const maxAgeMs = options.maxAgeMs ?? 600_000;
   const clockTolerance = options.clockToleranceSec ?? 5;
+
+  const cacheSize = options.verifiedCacheSize ?? 10_000;
+  // Insertion-ordered: the oldest entry is the first to go when the cache is full.
+  const verified = new Map<string, { payload: JWTPayload; expiresAtMs: number }>();
 
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
@@ -70,6 +81,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
       .jwks()
       .then((set) => {
         keySet = createLocalJWKSet(set);
+        verified.clear();
         return keySet;
       })
       .catch((err: unknown) => {
@@ -91,6 +103,20 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   }
 
   async function verify(token: string): Promise<JWTPayload> {
+    const known = verified.get(token);
+    if (known && Date.now() < known.expiresAtMs && Date.now() - fetchedAt <= maxAgeMs) {
+      return known.payload;
+    }
+    verified.delete(token);
+    const payload = await verifySignature(token);
+    if (cacheSize > 0 && typeof payload.exp === "number") {
+      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
+      verified.set(token, { payload, expiresAtMs: (payload.exp + clockTolerance) * 1000 });
+    }
+    return payload;
+  }
+
+  async function verifySignature(token: string): Promise<JWTPayload> {
     const verifyOptions = {
       issuer,
       audience,

@@ -122,6 +122,40 @@ describe("createJwtAuthenticator", async () => {
     assert.equal(fetches, 3);
   });
 
+  test("a remembered token stops working when it expires", async () => {
+    const keys = await createTestTokens("exp-1");
+    const auth = createJwtAuthenticator({ jwks: async () => keys.jwks, clockToleranceSec: 0 });
+    const token = keys.bearer(
+      await keys.sign({ sub: "u-1", expiresIn: Math.floor(Date.now() / 1000) + 2 }),
+    );
+    assert.equal((await auth(token, PATH))?.subject, "u-1");
+    assert.equal((await auth(token, PATH))?.subject, "u-1", "answered from the cache");
+
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+
+    const err = await rejection(auth(token, PATH));
+    assert.equal(err.code, Code.UNAUTHENTICATED);
+    assert.match(err.message, /expired/);
+  });
+
+  test("a fetched key set forgets remembered tokens: a withdrawn key's tokens are refused", async () => {
+    const old = await createTestTokens("old-1");
+    const fresh = await createTestTokens("new-1");
+    let published = old.jwks;
+    const auth = createJwtAuthenticator({ jwks: async () => published, refetchCooldownMs: 0 });
+    const oldToken = old.bearer(await old.sign({ sub: "u-1" }));
+    assert.equal((await auth(oldToken, PATH))?.subject, "u-1");
+
+    // The user service rotates and withdraws the old key; a new-kid token triggers the refetch.
+    published = fresh.jwks;
+    assert.equal(
+      (await auth(fresh.bearer(await fresh.sign({ sub: "u-2" })), PATH))?.subject,
+      "u-2",
+    );
+
+    assert.equal((await rejection(auth(oldToken, PATH))).code, Code.UNAUTHENTICATED);
+  });
+
   test("answers UNAVAILABLE when the JWKS cannot be fetched at all", async () => {
     const auth = createJwtAuthenticator({
       jwks: async () => {
