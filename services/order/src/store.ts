@@ -1,6 +1,6 @@
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
 import { handleOnce, inboxOnce } from "@shopmesh/platform/inbox";
-import { appendToOutbox, changeWithOutbox } from "@shopmesh/platform/outbox";
+import { changeWithOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { nextStepKind } from "./domain/next-step.ts";
@@ -247,6 +247,7 @@ export function createOrderStore(
     options: ApplyOptions,
   ): Promise<{ stored: StoredOrder; wrote: boolean } | undefined> {
     const withHistory = options.withHistory ?? true;
+    const inbox = options.once && inboxOnce(options.once.consumer, options.once.eventId);
     let known = options.known;
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       if (!known || attempt > 0) known = await load(db, id, false, withHistory);
@@ -254,11 +255,10 @@ export function createOrderStore(
       const p = plan(known, change, options);
       if (!p.changed) return { stored: known, wrote: false };
       try {
-        const saved = await saveIfUnchanged(p, known.rowVersion, options.once);
+        const saved = await write(db, p, { version: known.rowVersion, inbox });
         if (saved) return { stored: saved, wrote: true };
       } catch (err) {
-        if (options.once && inboxOnce(options.once.consumer, options.once.eventId).isDuplicate(err))
-          return undefined;
+        if (inbox?.isDuplicate(err)) return undefined;
         throw err;
       }
     }
@@ -266,9 +266,8 @@ export function createOrderStore(
       const current = await load(trx, id, true, withHistory);
       if (!current) return undefined;
       const p = plan(current, change, options);
-      return p.changed
-        ? { stored: await save(trx, p), wrote: true }
-        : { stored: current, wrote: false };
+      if (!p.changed) return { stored: current, wrote: false };
+      return { stored: (await write(trx, p))!, wrote: true };
     };
     if (!options.once) return db.transaction().execute(locked);
     const handled = await handleOnce(db, options.once.consumer, options.once.eventId, locked);
@@ -305,43 +304,26 @@ export function createOrderStore(
   }
   type Plan = ReturnType<typeof plan>;
 
-  /** Saves a planned change to the order locked in `trx`, with its history and events. */
-  async function save(trx: Transaction<OrderDatabase>, p: Plan): Promise<StoredOrder> {
-    const { order } = p.t;
-    const update = trx
-      .updateTable("orders")
-      .set(p.columns)
-      .where("id", "=", order.id)
-      .returning(rowVersion);
-    const { rows } = await sql<{ row_version: string }>`
-      WITH ${p.history.length === 0 ? sql`updated AS (${update})` : sql`updated AS (${update}), ${historyInsert(order.id, p.history)}`}
-      SELECT row_version FROM updated`.execute(trx);
-    if (p.t.events.length > 0) await appendToOutbox(trx, toEvents(order, p.t));
-    return p.after(rows[0]!.row_version);
-  }
-
   /**
-   * Saves a planned change in one statement (row, history, outbox, and the inbox for `once`)
-   * if the row is still at `rowVersion` (and `once`'s event is new); undefined otherwise.
+   * Saves a planned change in one statement: row, history entries, outbox events and, with
+   * `guard.inbox`, the inbox record. With a `guard`, only if the row is still at
+   * `guard.version` (and the event is new); undefined otherwise. Without one the caller holds
+   * the row lock.
    */
-  async function saveIfUnchanged(
+  async function write(
+    on: Kysely<OrderDatabase>,
     p: Plan,
-    version: string,
-    once: EventKey | undefined,
+    guard?: { version: string; inbox: ReturnType<typeof inboxOnce> | undefined },
   ): Promise<StoredOrder | undefined> {
     const { order } = p.t;
-    const inbox = once && inboxOnce(once.consumer, once.eventId);
-    let update = db
-      .updateTable("orders")
-      .set(p.columns)
-      .where("id", "=", order.id)
-      .where(sql`xmin`, "=", sql`${version}::xid`);
-    if (inbox) update = update.where(inbox.unhandled);
+    let update = on.updateTable("orders").set(p.columns).where("id", "=", order.id);
+    if (guard) update = update.where(sql`xmin`, "=", sql`${guard.version}::xid`);
+    if (guard?.inbox) update = update.where(guard.inbox.unhandled);
     const ctes = [sql`updated AS (${update.returning(rowVersion)})`];
     if (p.history.length > 0) ctes.push(historyInsert(order.id, p.history));
-    if (inbox) ctes.push(inbox.record("updated"));
+    if (guard?.inbox) ctes.push(guard.inbox.record("updated"));
     const rows = await changeWithOutbox(
-      db,
+      on,
       {
         change: sql.join(ctes),
         result: sql<{ row_version: string }>`SELECT row_version FROM updated`,
