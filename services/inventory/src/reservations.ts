@@ -25,6 +25,7 @@ import {
   releasedEvent,
   reservationOutcomeEvent,
 } from "./events.ts";
+import { createLastSeenReservations } from "./last-seen-reservations.ts";
 import {
   insertReservationWithOutbox,
   type StockExpectation,
@@ -47,6 +48,8 @@ export interface ReservationDeps {
   /** Hold time when ReserveStock names none. */
   defaultTtlMs: number;
   now?: () => Date;
+  /** How many live reservations to remember for one-statement transitions (default 10,000). */
+  rememberedReservations?: number;
 }
 
 /** Thrown inside a transaction to roll it back when a concurrent call reserved the order first. */
@@ -70,12 +73,15 @@ type Decide = (reservation: Reservation) => Transition;
  * decides again, at worst in a transaction holding the locks).
  *
  * Round trips: a reservation away from any stock-level boundary is one statement; commit, a
- * release away from zero available and a fulfilment are a read and one statement; a repeat or
- * an event that changes nothing is a read (or, for ReserveStock, at most three statements).
+ * release away from zero available and a fulfilment are one statement when this process wrote
+ * or read the reservation last (see last-seen-reservations.ts), else a read and one statement;
+ * a repeat or an event that changes nothing is a read (or, for ReserveStock, at most three
+ * statements).
  */
 export function createReservationCommands(deps: ReservationDeps) {
   const { db } = deps;
   const now = deps.now ?? (() => new Date());
+  const lastSeen = createLastSeenReservations(deps.rememberedReservations ?? 10_000);
 
   /**
    * What reserving `lines` for the order means given `stocks` (the rows as read or locked):
@@ -140,13 +146,20 @@ export function createReservationCommands(deps: ReservationDeps) {
    * First the hopeful plan, unread: one statement. If the order already has a reservation or
    * a line is short or near a boundary, it writes nothing; then one read and a plan from it,
    * which the insert checks against the locked rows; only if those changed in between, the
-   * plan is made again in a transaction holding the rows locked.
+   * plan is made again in a transaction holding the rows locked. A RESERVED outcome is
+   * remembered, so the order's commit or release need not read it back.
    */
   async function reserveStock(
     orderId: string,
     lines: Line[],
     ttlMs?: number,
   ): Promise<Reservation> {
+    const r = await reserve(orderId, lines, ttlMs);
+    lastSeen.remember(r);
+    return r;
+  }
+
+  async function reserve(orderId: string, lines: Line[], ttlMs?: number): Promise<Reservation> {
     const draft = {
       id: uuidv7(),
       orderId,
@@ -223,13 +236,54 @@ export function createReservationCommands(deps: ReservationDeps) {
   }
 
   /**
-   * Applies `decide` to the order's reservation: one read, then (if it changes anything) one
-   * statement that saves it unless the reservation moved on meanwhile or a line's change would
-   * cross a stock-level boundary. Then it decides again under the row locks, in a transaction.
-   * A no-op (a repeat, an event already applied or not applicable) costs the read alone and
-   * writes nothing. Undefined when the order has no reservation.
+   * Applies `decide` to the order's reservation and remembers the outcome. When this process
+   * remembers the reservation and `decide` changes it, that is one statement, saved unless the
+   * row left the remembered status or a line's change would cross a stock-level boundary;
+   * otherwise (and after such a miss) see {@link transitionFromRead}.
    */
   async function transition(
+    orderId: string,
+    decide: Decide,
+    eventsFor: (t: Transition) => NewEvent[],
+    event?: InboxEntry,
+  ): Promise<Reservation | undefined> {
+    const known = lastSeen.take(orderId);
+    const t = known && decideRemembered(known, decide);
+    if (t?.changed) {
+      const saved = await saveTransitionWithOutbox(db, t, eventsFor(t), {
+        onlyIfNoBoundaryCrossed: true,
+        ...(event ? { event } : {}),
+      });
+      if (saved) {
+        lastSeen.remember(t.reservation);
+        return t.reservation;
+      }
+    }
+    const r = await transitionFromRead(orderId, decide, eventsFor, event);
+    if (r) lastSeen.remember(r);
+    return r;
+  }
+
+  /**
+   * `decide` on a remembered reservation; undefined if it refuses. A refusal or a no-op is
+   * answered from a read instead, because only a write checks the remembered status.
+   */
+  function decideRemembered(known: Reservation, decide: Decide): Transition | undefined {
+    try {
+      return decide(known);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Applies `decide` to the order's reservation as read: one read, then (if it changes
+   * anything) one statement that saves it unless the reservation moved on meanwhile or a
+   * line's change would cross a stock-level boundary. Then it decides again under the row
+   * locks, in a transaction. A no-op (a repeat, an event already applied or not applicable)
+   * costs the read alone and writes nothing. Undefined when the order has no reservation.
+   */
+  async function transitionFromRead(
     orderId: string,
     decide: Decide,
     eventsFor: (t: Transition) => NewEvent[],
@@ -314,6 +368,7 @@ export function createReservationCommands(deps: ReservationDeps) {
       const done = await db.transaction().execute(async (trx) => {
         const [orderId] = await lockExpiredOrderIds(trx, now(), 1);
         if (!orderId) return false;
+        lastSeen.forget(orderId);
         await transitionIn(
           trx,
           orderId,
