@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
 import { dropDatabase } from "@shopmesh/platform/db";
+import type { Kafka } from "kafkajs";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
 
@@ -107,5 +108,31 @@ export async function waitFor<T>(
     if (Date.now() > deadline)
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Commits offsets at the end of `topics` for a group that has never run, so it skips history.
+ * A topic that does not exist yet (a fresh broker) has no history to skip.
+ */
+export async function startGroupAtEnd(
+  kafka: Kafka,
+  groupId: string,
+  topics: string[],
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    for (const topic of topics.filter((t) => existing.has(t))) {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      await admin.setOffsets({
+        groupId,
+        topic,
+        partitions: offsets.map((o) => ({ partition: o.partition, offset: o.high })),
+      });
+    }
+  } finally {
+    await admin.disconnect();
   }
 }
