@@ -1,11 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  InventoryCommittedSchema,
-  InventoryReleasedSchema,
-  InventoryReservationFailedSchema,
-  InventoryReservedSchema,
-} from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
+import { InventoryReleasedSchema } from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
 import {
   OrderCancelledSchema,
   OrderConfirmedSchema,
@@ -168,12 +163,15 @@ function paymentOf(e: PaymentSuccessful | PaymentFailed) {
   };
 }
 
-/** The event types the order consumer applies; the consumer skips the others undecoded. */
+/**
+ * The event types the order consumer applies; the consumer skips the others undecoded. Not
+ * among them: inventory.reserved, inventory.reservation_failed and inventory.committed, the
+ * answers to the saga's own ReserveStock and CommitReservation. The saga repeats those calls
+ * (idempotent per order) until it has their answer, so the events could only repeat what it
+ * records itself.
+ */
 export const APPLIED_EVENT_TYPES = [
-  "inventory.reserved",
-  "inventory.reservation_failed",
   "inventory.released",
-  "inventory.committed",
   "payment.successful",
   "payment.failed",
   "payment.refunded",
@@ -190,32 +188,10 @@ interface EventEffect {
  * Translates a saga participant's event into a domain transition. Unknown event types (stock
  * level crossings, ...) return undefined and are acknowledged untouched.
  */
-export function effectOf(
-  envelope: EventEnvelope,
-  paymentDeadline: () => Date,
-): EventEffect | undefined {
+export function effectOf(envelope: EventEnvelope): EventEffect | undefined {
   const at = new Date();
   const eventType = envelope.eventType as (typeof APPLIED_EVENT_TYPES)[number];
   switch (eventType) {
-    case "inventory.reserved": {
-      const e = unpackPayload(envelope, InventoryReservedSchema);
-      return {
-        orderId: e.orderId,
-        change: (o) =>
-          saga.markStockReserved(o, {
-            reservationId: e.reservationId,
-            at,
-            paymentDeadlineAt: paymentDeadline(),
-          }),
-      };
-    }
-    case "inventory.reservation_failed": {
-      const e = unpackPayload(envelope, InventoryReservationFailedSchema);
-      const detail = e.shortages
-        .map((s) => `${s.variantId}: ${s.available} of ${s.requested} available`)
-        .join("; ");
-      return { orderId: e.orderId, change: (o) => saga.markOutOfStock(o, { detail, at }) };
-    }
     case "inventory.released": {
       const e = unpackPayload(envelope, InventoryReleasedSchema);
       const detail =
@@ -226,14 +202,6 @@ export function effectOf(
           o.status === "CANCELLED"
             ? saga.markStockReleased(o)
             : saga.markReservationLost(o, { detail, at }),
-      };
-    }
-    case "inventory.committed": {
-      const e = unpackPayload(envelope, InventoryCommittedSchema);
-      return {
-        orderId: e.orderId,
-        change: (o) =>
-          o.status === "PAID" ? saga.markConfirmed(o, { at }) : { order: o, events: [] },
       };
     }
     case "payment.successful": {
@@ -298,16 +266,15 @@ export interface OrderConsumerDeps {
   logger: Logger;
   groupId: string;
   fromBeginning: boolean;
-  paymentDeadline: () => Date;
   /** Called after an event changed an order, so the saga continues without waiting a sweep. */
   onChanged: (orderId: string) => void;
 }
 
 /**
- * Consumes inventory.*, payment.* and shipment.* and applies them to orders, each at most once
- * (inbox). The saga's own RPC answers normally get there first, so most events change nothing
- * and cost one read (no transaction, no inbox row); they matter for what only events carry: a
- * charge that succeeded after the saga gave up, deliveries, expiries. Events about orders this
+ * Consumes the inventory, payments and shipments topics ({@link APPLIED_EVENT_TYPES}) and
+ * applies them to orders, each at most once (inbox). Events the order already reflects cost one
+ * read (no transaction, no inbox row); they matter for what only events carry: a charge that
+ * succeeded after the saga gave up, deliveries, expired reservations. Events about orders this
  * database does not hold are acknowledged.
  */
 export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<RunningConsumer> {
@@ -321,7 +288,7 @@ export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<Runni
     fromBeginning: deps.fromBeginning,
     partitionsConsumedConcurrently: 3,
     handler: async ({ envelope }) => {
-      const effect = effectOf(envelope, deps.paymentDeadline);
+      const effect = effectOf(envelope);
       if (!effect) return;
       try {
         const changed = await store.applyEvent(

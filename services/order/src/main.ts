@@ -72,7 +72,6 @@ const consumer = startOrderConsumer({
   logger,
   groupId: config.kafkaGroupId,
   fromBeginning: config.kafkaFromBeginning,
-  paymentDeadline: () => new Date(Date.now() + config.paymentStepTimeoutMs),
   onChanged: worker.kick,
 });
 consumer.catch((err: unknown) => {
