@@ -11,6 +11,7 @@ import { runMigrations } from "@shopmesh/platform/migrations";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { startService } from "@shopmesh/platform/service";
 import { createTestTokens, type TestTokens } from "@shopmesh/platform/testing/test-tokens";
+import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { Kysely, PostgresDialect } from "kysely";
 import type pg from "pg";
 import { createEventHandler } from "../src/events.ts";
@@ -36,6 +37,8 @@ export interface InventoryHarness {
    * nothing else uses the database, as in a test file's sequential tests.
    */
   statementsOf(fn: () => Promise<unknown>): Promise<string[]>;
+  /** A new tracked variant with `onHand` units (an INITIAL adjustment); returns its id. */
+  variantWith(onHand: number): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,18 @@ export async function startInventory(
       const from = sent.length;
       await fn();
       return sent.slice(from);
+    },
+    async variantWith(onHand) {
+      const variantId = uuidv7();
+      await stock.adjustStock({
+        variantId,
+        change: { setOnHand: onHand },
+        reason: "INITIAL",
+        note: "",
+        actorUserId: "test",
+        idempotencyKey: `init-${variantId}`,
+      });
+      return variantId;
     },
     async close() {
       await service.stop();

@@ -23,18 +23,7 @@ after(() => h.close());
 /** The reservation commands of another replica on the same database. */
 const otherReplica = () => createReservationCommands({ db: h.db, defaultTtlMs: 15 * 60_000 });
 
-async function variantWith(onHand: number): Promise<string> {
-  const variantId = uuidv7();
-  await h.stock.adjustStock({
-    variantId,
-    change: { setOnHand: onHand },
-    reason: "INITIAL",
-    note: "",
-    actorUserId: "test",
-    idempotencyKey: `init-${variantId}`,
-  });
-  return variantId;
-}
+const variantWith = (onHand: number) => h.variantWith(onHand);
 
 async function countsOf(variantId: string) {
   const row = await h.db

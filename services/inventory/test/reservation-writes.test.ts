@@ -24,15 +24,7 @@ before(async () => {
 after(() => h.close());
 
 async function variantWith(onHand: number, reserved = 0): Promise<string> {
-  const variantId = uuidv7();
-  await h.stock.adjustStock({
-    variantId,
-    change: { setOnHand: onHand },
-    reason: "INITIAL",
-    note: "",
-    actorUserId: "test",
-    idempotencyKey: `init-${variantId}`,
-  });
+  const variantId = await h.variantWith(onHand);
   if (reserved > 0) {
     await sql`UPDATE stock SET reserved = ${reserved} WHERE variant_id = ${variantId}`.execute(
       h.db,

@@ -26,19 +26,7 @@ before(async () => {
 });
 after(() => h.close());
 
-/** A tracked variant with `onHand` units. */
-async function variantWith(onHand: number): Promise<string> {
-  const variantId = uuidv7();
-  await h.stock.adjustStock({
-    variantId,
-    change: { setOnHand: onHand },
-    reason: "INITIAL",
-    note: "",
-    actorUserId: "test",
-    idempotencyKey: `init-${variantId}`,
-  });
-  return variantId;
-}
+const variantWith = (onHand: number) => h.variantWith(onHand);
 
 async function stockOf(variantId: string) {
   return h.db
