@@ -128,22 +128,6 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     assert.equal(tracking.trackingEvents[0]?.status, ShipmentStatus.LABEL_CREATED);
   });
 
-  test("a stock commit that fails right after the charge leaves the order PAID, and the retried commit confirms it", async () => {
-    const v = peers.addVariant({ priceMinor: 700 });
-    peers.switches.commitFailures = 1;
-    const { order: placed } = await client.placeOrder(request(v.id), as.alice);
-
-    const shipped = await until(placed!.id, "SHIPPED", (o) => o.status === OrderStatus.SHIPPED);
-
-    assert.deepEqual(
-      shipped.statusHistory.map((h) => OrderStatus[h.status]),
-      ["PENDING", "STOCK_RESERVED", "PAID", "CONFIRMED", "SHIPPED"],
-    );
-    assert.equal(peers.calls.filter((c) => c === `commit:${placed!.id}`).length, 2);
-    assert.equal(peers.calls.filter((c) => c === `charge:${placed!.id}`).length, 1);
-    assert.equal(peers.reservations.get(placed!.id)?.status, ReservationStatus.COMMITTED);
-  });
-
   test("PlaceOrder twice with one key makes one order; a different body with that key is refused", async () => {
     const v = peers.addVariant({ priceMinor: 800 });
     const req = request(v.id);

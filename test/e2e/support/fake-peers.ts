@@ -86,13 +86,7 @@ export async function startFakePeers() {
   >();
   const shipments = new Map<string, { id: string; orderId: string; status: ShipmentStatus }>();
   const calls: string[] = [];
-  const switches = {
-    inventoryDown: false,
-    inventoryHangs: false,
-    shippingDown: false,
-    /** The next this many CommitReservation calls answer UNAVAILABLE. */
-    commitFailures: 0,
-  };
+  const switches = { inventoryDown: false, inventoryHangs: false, shippingDown: false };
 
   const payment = (id: string) => {
     const p = [...payments.values()].find((x) => x.id === id);
@@ -221,10 +215,6 @@ export async function startFakePeers() {
       },
       commitReservation: (req: { orderId: string }) => {
         calls.push(`commit:${req.orderId}`);
-        if (switches.commitFailures > 0) {
-          switches.commitFailures--;
-          throw new UnavailableError("inventory is briefly down");
-        }
         const r = reservations.get(req.orderId);
         if (
           !r ||

@@ -4,7 +4,7 @@ import { requestContext } from "@shopmesh/platform/logger";
 import { nextStepKind, type SagaStepKind } from "../domain/next-step.ts";
 import type { Order } from "../domain/order.ts";
 import type { OrderStore, StoredOrder } from "../store.ts";
-import { BEFORE_CALL, type Change, runStep, type SagaClients, type StepInput } from "./steps.ts";
+import { BEFORE_CALL, type Change, runStep, type SagaClients } from "./steps.ts";
 
 /** Settings of {@link createSagaWorker}. */
 export interface SagaWorkerOptions {
@@ -104,31 +104,6 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
     return base / 2 + Math.random() * (base / 2);
   };
 
-  /**
-   * After a successful charge, commits the stock before saving PAID, and returns both answers
-   * as one change: one save instead of two. Nothing needs PAID on disk before the commit call
-   * (it records nothing a crash could lose: the resumed saga charges again under the same
-   * idempotency key and gets the same payment), and the combined change is applied to the
-   * locked, current state like any other, so a cancel that landed meanwhile still wins. If
-   * the commit call fails, PAID alone is saved and the commit is retried as its own step.
-   */
-  async function thenCommitIfPaid(charged: Change, input: StepInput): Promise<Change> {
-    const paid = charged(input.order).order;
-    if (nextStepKind(paid) !== "commit_stock") return charged;
-    let committed: Change;
-    try {
-      committed = await runStep("commit_stock", { ...input, order: paid }, clients);
-    } catch (err) {
-      logger.warn({ err, orderId: paid.id }, "stock commit after the charge failed; saving PAID");
-      return charged;
-    }
-    return (o) => {
-      const first = charged(o);
-      const second = committed(first.order);
-      return { order: second.order, events: [...first.events, ...second.events] };
-    };
-  }
-
   // Keep the lease while this worker continues; null once only an event can move the order.
   const holdOrRelease = (o: Order) => (nextStepKind(o) === "wait" ? null : leaseEnd());
 
@@ -172,15 +147,17 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       }
       let applied: StoredOrder | undefined;
       try {
-        const input = {
-          order: stored.order,
-          paymentToken: stored.paymentToken,
-          attempts: stored.attempts,
-          reservationTtlSeconds: options.reservationTtlSeconds,
-          paymentDeadline,
-        };
-        let change = await runStep(kind, input, clients);
-        if (kind === "charge") change = await thenCommitIfPaid(change, input);
+        const change = await runStep(
+          kind,
+          {
+            order: stored.order,
+            paymentToken: stored.paymentToken,
+            attempts: stored.attempts,
+            reservationTtlSeconds: options.reservationTtlSeconds,
+            paymentDeadline,
+          },
+          clients,
+        );
         applied = await store.applyStored(orderId, thenPrepareNext(change), {
           schedule: holdOrRelease,
           withHistory: false,
