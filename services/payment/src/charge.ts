@@ -42,7 +42,8 @@ export interface ChargeResult {
  * repeats the gateway call, which replays the gateway's first outcome instead of charging
  * again. The database's partial unique index keeps a second charge for the order out while
  * one is pending or has taken money. The card's brand and last four come with the gateway's
- * answer, so a new charge is four round trips: claim, the gateway's read and record, settle.
+ * answer, so a new charge is three round trips: claim, the gateway's record, settle (four when
+ * the gateway process has not seen the card yet: it reads it once).
  */
 export async function chargeOrder(deps: PaymentDeps, input: ChargeInput): Promise<ChargeResult> {
   const requestHash = fingerprint({

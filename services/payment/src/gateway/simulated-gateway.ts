@@ -17,6 +17,7 @@ import type {
   GatewayRefund,
   RawCard,
 } from "./gateway.ts";
+import { createRememberedCards, type KnownCard } from "./remembered-cards.ts";
 import type {
   GatewayCardsTable,
   GatewayOperationRow,
@@ -33,10 +34,31 @@ export interface SimulatedGatewayOptions {
   slowMs: number;
   /** Percentage (0-100) of charges that fail at random with PROCESSING_ERROR, for soak tests. */
   failurePercent: number;
+  /**
+   * How many cards (by token) the process remembers, so a charge on one it has seen is a
+   * single statement; 10,000 by default (a few MB), 0 to always read the card.
+   */
+  rememberedCards?: number;
   /** Injected for tests; `Math.random` by default. */
   random?: () => number;
   now?: () => Date;
 }
+
+/** A decision as gateway_operations stores it. */
+type Decision = Pick<GatewayOperationsTable, "status" | "decline_code" | "message">;
+
+/** gateway_cards joined to an operation (see `cardColumns`); null for an unknown token. */
+interface CardColumns {
+  card_token: string | null;
+  card_brand: string | null;
+  card_last4: string | null;
+  card_exp_month: number | null;
+  card_exp_year: number | null;
+  card_behaviour: string | null;
+}
+
+/** A gateway operation with the card it charged. */
+type OperationWithCard = GatewayOperationRow & CardColumns;
 
 const DECLINE_MESSAGES: Readonly<Record<number, string>> = {
   [DeclineCode.CARD_DECLINED]: "Your card was declined.",
@@ -62,6 +84,11 @@ function opaqueId(prefix: string): string {
  * Like Stripe, it deduplicates on the caller's idempotency key: the outcome of a charge is
  * decided and recorded before the (possibly slow) answer is sent, so a caller that timed out
  * learns the real outcome by repeating the call with the same key.
+ *
+ * A card never changes once tokenized, so the process remembers the cards it tokenized or read
+ * (bounded, see {@link createRememberedCards}): a charge on one is a single statement, the
+ * record of its decision that also reads an outcome recorded earlier under its key. A card it
+ * has not seen costs one read first (with the recorded outcome: a replay is that read alone).
  */
 export function createSimulatedGateway(
   db: Kysely<GatewayTables>,
@@ -69,6 +96,97 @@ export function createSimulatedGateway(
 ): CardGateway {
   const random = options.random ?? Math.random;
   const now = options.now ?? (() => new Date());
+  const cards = createRememberedCards(options.rememberedCards ?? 10_000);
+
+  /** The card of a row that joined gateway_cards, remembered; undefined for an unknown token. */
+  function cardOf(row: CardColumns): KnownCard | undefined {
+    if (row.card_token === null || row.card_behaviour === null) return undefined;
+    const card = toKnownCard({
+      brand: row.card_brand ?? "",
+      last4: row.card_last4 ?? "",
+      exp_month: row.card_exp_month ?? 0,
+      exp_year: row.card_exp_year ?? 0,
+      behaviour: row.card_behaviour,
+    });
+    cards.remember(row.card_token, card);
+    return card;
+  }
+
+  /**
+   * What the gateway knows for a charge request, in one read: the outcome recorded under its
+   * key (the card then is the one that charge charged) or, for a new key, the request's card.
+   */
+  async function readChargeAndCard(
+    request: GatewayCharge,
+  ): Promise<{ replay?: ChargeOutcome; card?: KnownCard }> {
+    // Both joins may miss: `reference` is null when the key has no outcome yet.
+    const { rows } = await sql<Omit<OperationWithCard, "reference"> & { reference: string | null }>`
+      SELECT op.*, ${cardColumns}
+      FROM (SELECT 1) AS one
+      LEFT JOIN gateway_operations op ON op.idempotency_key = ${request.idempotencyKey}
+      LEFT JOIN gateway_cards card ON card.token = coalesce(op.token, ${request.token})
+    `.execute(db);
+    const row = rows[0]!;
+    const card = cardOf(row);
+    if (row.reference === null) return card ? { card } : {};
+    return { replay: { ...toOutcome({ ...row, reference: row.reference }), card: card?.facts } };
+  }
+
+  /**
+   * Records a new charge's decision unless its key already has an outcome, in one statement
+   * that also reads the outcome recorded before it (a replay, with the card that charge
+   * charged). The read sees the snapshot from before the insert: when a concurrent call with
+   * the same key committed in between, neither shows and one more read fetches its outcome.
+   */
+  async function recordCharge(
+    request: GatewayCharge,
+    decision: Decision,
+  ): Promise<
+    { replay: ChargeOutcome; outcome?: never } | { replay?: never; outcome: GatewayOutcome }
+  > {
+    const insert = db
+      .insertInto("gateway_operations")
+      .values({
+        idempotency_key: request.idempotencyKey,
+        kind: "charge",
+        reference: opaqueId("ch"),
+        token: request.token,
+        charge_reference: null,
+        currency_code: request.amount.currencyCode,
+        amount_minor: request.amount.minor.toString(),
+        ...decision,
+      })
+      .onConflict((oc) => oc.column("idempotency_key").doNothing())
+      .returningAll();
+    const { rows } = await sql<OperationWithCard & { found_by: "inserted" | "earlier" }>`
+      WITH inserted AS (${insert})
+      SELECT 'inserted' AS found_by, inserted.*, NULL AS card_token, NULL AS card_brand,
+             NULL AS card_last4, NULL AS card_exp_month, NULL AS card_exp_year,
+             NULL AS card_behaviour
+      FROM inserted
+      UNION ALL
+      SELECT 'earlier', op.*, ${cardColumns}
+      FROM gateway_operations op
+      LEFT JOIN gateway_cards card ON card.token = coalesce(op.token, ${request.token})
+      WHERE op.idempotency_key = ${request.idempotencyKey}
+    `.execute(db);
+    const row = rows[0];
+    if (row?.found_by === "inserted") return { outcome: toOutcome(row) };
+    if (row) return { replay: { ...toOutcome(row), card: cardOf(row)?.facts } };
+    // A concurrent call with the same key recorded first, after this statement's snapshot.
+    return { outcome: (await recorded(request.idempotencyKey))! };
+  }
+
+  /** How the gateway answers a new charge on `card` (undefined: the token is unknown). */
+  function decide(card: KnownCard | undefined): Decision {
+    if (!card) return declined(DeclineCode.INVALID_TOKEN);
+    if (isExpired(card.facts.expMonth, card.facts.expYear, now())) {
+      return declined(DeclineCode.EXPIRED_CARD);
+    }
+    if (card.behaviour.kind === "decline") return declined(card.behaviour.code);
+    if (random() * 100 < options.failurePercent) return declined(DeclineCode.PROCESSING_ERROR);
+    return { status: "succeeded", decline_code: null, message: "" };
+  }
 
   /** The recorded outcome of an operation, or undefined. */
   async function recorded(key: string): Promise<GatewayOutcome | undefined> {
@@ -101,7 +219,7 @@ export function createSimulatedGateway(
     }
   }
 
-  function declined(code: DeclineCode) {
+  function declined(code: DeclineCode): Decision {
     return { status: "declined", decline_code: code, message: DECLINE_MESSAGES[code] ?? "" };
   }
 
@@ -125,6 +243,7 @@ export function createSimulatedGateway(
         expYear: card.expYear,
       };
       const token = opaqueId("tok");
+      const behaviour = behaviourOf(card.number);
       await db
         .insertInto("gateway_cards")
         .values({
@@ -133,88 +252,42 @@ export function createSimulatedGateway(
           last4: facts.last4,
           exp_month: facts.expMonth,
           exp_year: facts.expYear,
-          behaviour: JSON.stringify(behaviourOf(card.number)),
+          behaviour: JSON.stringify(behaviour),
         })
         .execute();
+      cards.remember(token, { facts, behaviour });
       return { token, card: facts };
     },
 
     async describe(token: string) {
+      const remembered = cards.get(token);
+      if (remembered) return { ...remembered.facts };
       const row = await db
         .selectFrom("gateway_cards")
         .selectAll()
         .where("token", "=", token)
         .executeTakeFirst();
-      return row && toCardFacts(row);
+      if (!row) return undefined;
+      const card = toKnownCard(row);
+      cards.remember(token, card);
+      return { ...card.facts };
     },
 
     async charge(request: GatewayCharge): Promise<ChargeOutcome> {
-      // The recorded outcome (a replay) and the card in one read: two round trips per charge.
-      const known = await db
-        .selectFrom(sql<{ one: number }>`(SELECT 1)`.as("one"))
-        .leftJoin("gateway_operations as op", (j) =>
-          j.on("op.idempotency_key", "=", request.idempotencyKey),
-        )
-        .leftJoin("gateway_cards as card", (j) =>
-          j.on("card.token", "=", sql<string>`coalesce(op.token, ${request.token})`),
-        )
-        .select([
-          "op.reference",
-          "op.status",
-          "op.decline_code",
-          "op.message",
-          "op.created_at",
-          "card.brand",
-          "card.last4",
-          "card.exp_month",
-          "card.exp_year",
-          "card.behaviour",
-        ])
-        .executeTakeFirstOrThrow();
-      const card =
-        known.brand !== null && known.last4 !== null
-          ? toCardFacts({
-              brand: known.brand,
-              last4: known.last4,
-              exp_month: known.exp_month ?? 0,
-              exp_year: known.exp_year ?? 0,
-            })
-          : undefined;
-      if (known.reference !== null) {
-        return {
-          ...toOutcome({
-            reference: known.reference,
-            status: known.status ?? "",
-            decline_code: known.decline_code,
-            message: known.message ?? "",
-            created_at: known.created_at ?? now(),
-          }),
-          card,
-        };
+      let card = cards.get(request.token);
+      if (!card) {
+        // A card this process has not seen (tokenized by another replica, or before a restart):
+        // the recorded outcome and the card in one read, which is all a replay needs.
+        const read = await readChargeAndCard(request);
+        if (read.replay) return read.replay;
+        card = read.card;
       }
-      const behaviour: CardBehaviour | undefined =
-        known.behaviour !== null ? JSON.parse(known.behaviour) : undefined;
-      let decision: { status: string; decline_code: number | null; message: string };
-      if (!card || !behaviour) decision = declined(DeclineCode.INVALID_TOKEN);
-      else if (isExpired(card.expMonth, card.expYear, now())) {
-        decision = declined(DeclineCode.EXPIRED_CARD);
-      } else if (behaviour.kind === "decline") decision = declined(behaviour.code);
-      else if (random() * 100 < options.failurePercent) {
-        decision = declined(DeclineCode.PROCESSING_ERROR);
-      } else decision = { status: "succeeded", decline_code: null, message: "" };
-      const outcome = await record({
-        idempotency_key: request.idempotencyKey,
-        kind: "charge",
-        reference: opaqueId("ch"),
-        token: request.token,
-        charge_reference: null,
-        currency_code: request.amount.currencyCode,
-        amount_minor: request.amount.minor.toString(),
-        ...decision,
-      });
-      if (behaviour?.kind === "hang") await answerAfter(options.hangMs, request.signal);
-      if (behaviour?.kind === "slow") await answerAfter(options.slowMs, request.signal);
-      return { ...outcome, card };
+      const answer = await recordCharge(request, decide(card));
+      // A replay answers at once; the call that decided the charge waits as the card says.
+      if (answer.replay) return answer.replay;
+      if (card?.behaviour.kind === "hang") await answerAfter(options.hangMs, request.signal);
+      if (card?.behaviour.kind === "slow") await answerAfter(options.slowMs, request.signal);
+      return { ...answer.outcome, card: card && { ...card.facts } };
     },
 
     async refund(request: GatewayRefund) {
@@ -257,14 +330,22 @@ export function createSimulatedGateway(
   };
 }
 
-function toCardFacts(
-  row: Pick<GatewayCardsTable, "brand" | "last4" | "exp_month" | "exp_year">,
-): CardFacts {
+/** The columns of gateway_cards joined as `card`, named as OperationWithCard names them. */
+const cardColumns = sql`card.token AS card_token, card.brand AS card_brand,
+  card.last4 AS card_last4, card.exp_month AS card_exp_month, card.exp_year AS card_exp_year,
+  card.behaviour AS card_behaviour`;
+
+function toKnownCard(
+  row: Pick<GatewayCardsTable, "brand" | "last4" | "exp_month" | "exp_year" | "behaviour">,
+): KnownCard {
   return {
-    brand: CardBrand[row.brand as keyof typeof CardBrand] ?? CardBrand.OTHER,
-    last4: row.last4,
-    expMonth: row.exp_month,
-    expYear: row.exp_year,
+    facts: {
+      brand: CardBrand[row.brand as keyof typeof CardBrand] ?? CardBrand.OTHER,
+      last4: row.last4,
+      expMonth: row.exp_month,
+      expYear: row.exp_year,
+    },
+    behaviour: JSON.parse(row.behaviour) as CardBehaviour,
   };
 }
 
