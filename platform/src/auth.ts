@@ -7,6 +7,7 @@ import {
   errors as joseErrors,
   jwtVerify,
 } from "jose";
+import { LRUCache } from "lru-cache";
 import { PermissionDeniedError, UnauthenticatedError, UnavailableError } from "./errors.ts";
 import type { Authenticate } from "./grpc-server.ts";
 import type { HandlerContext, Principal } from "./handler-context.ts";
@@ -68,8 +69,8 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   const clockTolerance = options.clockToleranceSec ?? 5;
 
   const cacheSize = options.verifiedCacheSize ?? 10_000;
-  // Insertion-ordered: the oldest entry is the first to go when the cache is full.
-  const verified = new Map<string, { payload: JWTPayload; expiresAtMs: number }>();
+  // Each entry lives until its token's `exp` (plus the tolerated skew).
+  const verified = cacheSize > 0 ? new LRUCache<string, JWTPayload>({ max: cacheSize }) : undefined;
 
   let keySet: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = Number.NEGATIVE_INFINITY;
@@ -81,7 +82,7 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
       .jwks()
       .then((set) => {
         keySet = createLocalJWKSet(set);
-        verified.clear();
+        verified?.clear();
         return keySet;
       })
       .catch((err: unknown) => {
@@ -103,16 +104,12 @@ export function createJwtAuthenticator(options: JwtAuthenticatorOptions): Authen
   }
 
   async function verify(token: string): Promise<JWTPayload> {
-    const known = verified.get(token);
-    if (known && Date.now() < known.expiresAtMs && Date.now() - fetchedAt <= maxAgeMs) {
-      return known.payload;
-    }
-    verified.delete(token);
+    const known = Date.now() - fetchedAt <= maxAgeMs ? verified?.get(token) : undefined;
+    if (known) return known;
     const payload = await verifySignature(token);
-    if (cacheSize > 0 && typeof payload.exp === "number") {
-      if (verified.size >= cacheSize) verified.delete(verified.keys().next().value!);
-      verified.set(token, { payload, expiresAtMs: (payload.exp + clockTolerance) * 1000 });
-    }
+    const ttl =
+      typeof payload.exp === "number" ? (payload.exp + clockTolerance) * 1000 - Date.now() : 0;
+    if (ttl > 0) verified?.set(token, payload, { ttl });
     return payload;
   }
 

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { Reservation, ReservationStatus } from "./domain/reservation.ts";
 
 /** The statuses a reservation can still leave; only these are worth remembering. */
@@ -20,13 +21,13 @@ const LIVE: ReadonlySet<ReservationStatus> = new Set(["RESERVED", "COMMITTED"]);
  * answered from here is the one a read would return. Bounded: past `limit`, the oldest go.
  */
 export function createLastSeenReservations(limit: number) {
-  const byOrder = new Map<string, Reservation>();
+  const byOrder = new LRUCache<string, Reservation>({ max: limit });
 
   /** Takes the order's remembered reservation out (a transition will remember its outcome). */
   function take(orderId: string): Reservation | undefined {
     const key = orderId.toLowerCase();
     const found = byOrder.get(key);
-    if (found) byOrder.delete(key);
+    byOrder.delete(key);
     return found;
   }
 
@@ -39,10 +40,6 @@ export function createLastSeenReservations(limit: number) {
       .map((l) => ({ variantId: l.variantId.toLowerCase(), quantity: l.quantity }))
       .sort((a, b) => (a.variantId < b.variantId ? -1 : a.variantId > b.variantId ? 1 : 0));
     byOrder.set(orderId, { ...r, id: r.id.toLowerCase(), orderId, lines });
-    if (byOrder.size > limit) {
-      const oldest = byOrder.keys().next().value;
-      if (oldest !== undefined) byOrder.delete(oldest);
-    }
   }
 
   /** Forgets the order's reservation (it moved where this process did not follow). */

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { CardFacts } from "./gateway.ts";
 import type { CardBehaviour } from "./test-cards.ts";
 
@@ -24,25 +25,15 @@ export interface RememberedCards {
  * Holds only what the table holds: no card number, no CVC.
  */
 export function createRememberedCards(limit: number): RememberedCards {
-  const cards = new Map<string, KnownCard>();
+  if (limit <= 0) return { get: () => undefined, remember: () => {} };
+  const cards = new LRUCache<string, KnownCard>({ max: limit });
   return {
-    get(token) {
-      const card = cards.get(token);
-      if (card) {
-        // Map order is insertion order: moving a hit to the end keeps the eviction LRU.
-        cards.delete(token);
-        cards.set(token, card);
-      }
-      return card;
-    },
+    get: (token) => cards.get(token),
     remember(token, card) {
-      if (limit <= 0) return;
-      cards.delete(token);
       cards.set(token, {
         facts: Object.freeze({ ...card.facts }),
         behaviour: Object.freeze({ ...card.behaviour }),
       });
-      if (cards.size > limit) cards.delete(cards.keys().next().value as string);
     },
   };
 }
