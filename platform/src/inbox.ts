@@ -29,6 +29,12 @@ export async function handleOnce<DB extends PlatformTables, T>(
   });
 }
 
+/** An event as a consumer's inbox knows it: applied at most once per consumer. */
+export interface InboxKey {
+  consumer: string;
+  eventId: string;
+}
+
 /**
  * The inbox for a change made in ONE statement (see `changeWithOutbox`), where `handleOnce`'s
  * transaction would cost BEGIN, the inbox insert and COMMIT as round trips of their own.
@@ -37,7 +43,7 @@ export async function handleOnce<DB extends PlatformTables, T>(
  * row. A duplicate that committed concurrently makes the statement fail on the inbox's primary
  * key (`isDuplicate(err)`), which rolls the change back with it: at most once, without locks.
  */
-export function inboxOnce(consumer: string, eventId: string) {
+export function inboxOnce({ consumer, eventId }: InboxKey) {
   return {
     unhandled: sql<boolean>`NOT EXISTS (
       SELECT 1 FROM inbox WHERE consumer = ${consumer} AND event_id = ${eventId})`,

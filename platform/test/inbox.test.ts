@@ -144,7 +144,7 @@ describe("inbox", { timeout: 30_000 }, () => {
 describe("inboxOnce (a change made in one statement)", { timeout: 30_000 }, () => {
   /** Records an effect row and the event in one statement; [] when it was handled before. */
   async function applyOnce(eventId: string) {
-    const once = inboxOnce("oneshot", eventId);
+    const once = inboxOnce({ consumer: "oneshot", eventId });
     try {
       return await changeWithOutbox(
         t.db,

@@ -1,10 +1,11 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
+import { type InboxKey, inboxOnce } from "@shopmesh/platform/inbox";
 import { changeWithOutbox } from "@shopmesh/platform/outbox";
 import { type RawBuilder, sql } from "kysely";
 import type { Reservation, Transition } from "./domain/reservation.ts";
 import type { Stock } from "./domain/stock.ts";
-import type { Db, InboxEntry } from "./store.ts";
+import type { Db } from "./store.ts";
 
 // The reservation writes of the store, each ONE statement (a data-modifying CTE chain ending in
 // the outbox append): no BEGIN/COMMIT, atomic because a statement is its own transaction. The
@@ -121,12 +122,12 @@ export async function saveTransitionWithOutbox(
   db: Db,
   t: Transition,
   events: readonly NewEvent<DescMessage>[],
-  options: { onlyIfNoBoundaryCrossed: boolean; event?: InboxEntry },
+  options: { onlyIfNoBoundaryCrossed: boolean; event?: InboxKey },
 ): Promise<boolean> {
   const r = t.reservation;
   const ids = r.lines.map((l) => l.variantId);
   const units = (perUnit: number) => r.lines.map((l) => perUnit * l.quantity);
-  const { event } = options;
+  const inbox = options.event && inboxOnce(options.event);
   const guard = options.onlyIfNoBoundaryCrossed
     ? sql`coalesce(${crossesNoBoundarySql(
         sql`l.available`,
@@ -138,7 +139,7 @@ export async function saveTransitionWithOutbox(
     reservation_locked AS (
       SELECT id FROM reservations
       WHERE id = ${r.id}::uuid AND status = ${t.previousStatus}::text
-        ${event ? sql`AND NOT EXISTS (SELECT 1 FROM inbox WHERE consumer = ${event.consumer} AND event_id = ${event.eventId})` : sql``}
+        ${inbox ? sql`AND ${inbox.unhandled}` : sql``}
       FOR UPDATE),
     effect AS (
       SELECT * FROM unnest(${ids}::uuid[], ${units(t.effect.onHand)}::int[],
@@ -168,13 +169,7 @@ export async function saveTransitionWithOutbox(
         updated_at = ${r.updatedAt}::timestamptz
       FROM moved, effect d JOIN locked l ON l.variant_id = d.variant_id
       WHERE s.variant_id = d.variant_id)
-    ${
-      event
-        ? sql`, inbox_recorded AS (
-      INSERT INTO inbox (consumer, event_id) SELECT ${event.consumer}, ${event.eventId} FROM moved
-      ON CONFLICT DO NOTHING)`
-        : sql``
-    }`;
+    ${inbox ? sql`, ${inbox.record("moved")}` : sql``}`;
   const rows = await changeWithOutbox(
     db,
     { change, result: sql<{ id: string }>`SELECT id FROM moved` },

@@ -1,6 +1,7 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import { NotFoundError } from "@shopmesh/platform/errors";
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
+import type { InboxKey } from "@shopmesh/platform/inbox";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import {
   commit,
@@ -36,7 +37,6 @@ import {
   findReservationByOrder,
   findReservationForEvent,
   findStocksForOrder,
-  type InboxEntry,
   lockExpiredOrderIds,
   lockStocks,
   type Trx,
@@ -200,7 +200,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     orderId: string,
     decide: Decide,
     eventsFor: (t: Transition) => NewEvent[],
-    event?: InboxEntry,
+    event?: InboxKey,
   ): Promise<Reservation | undefined> {
     const found = event
       ? await findReservationForEvent(trx, orderId, event, true)
@@ -245,7 +245,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     orderId: string,
     decide: Decide,
     eventsFor: (t: Transition) => NewEvent[],
-    event?: InboxEntry,
+    event?: InboxKey,
   ): Promise<Reservation | undefined> {
     const known = lastSeen.take(orderId);
     const t = known && decideRemembered(known, decide);
@@ -287,7 +287,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     orderId: string,
     decide: Decide,
     eventsFor: (t: Transition) => NewEvent[],
-    event?: InboxEntry,
+    event?: InboxKey,
   ): Promise<Reservation | undefined> {
     const found = event
       ? await findReservationForEvent(db, orderId, event)
@@ -324,7 +324,7 @@ export function createReservationCommands(deps: ReservationDeps) {
   function releaseForEvent(
     orderId: string,
     reason: ReleaseReason,
-    event: InboxEntry,
+    event: InboxKey,
   ): Promise<Reservation | undefined> {
     return transition(
       orderId,
@@ -349,7 +349,7 @@ export function createReservationCommands(deps: ReservationDeps) {
    * shipment.created: the order's units leave the warehouse, once per event. Available does not
    * change (on_hand drops with reserved or committed), so there is no crossing and no event.
    */
-  function fulfilForEvent(orderId: string, event: InboxEntry): Promise<Reservation | undefined> {
+  function fulfilForEvent(orderId: string, event: InboxKey): Promise<Reservation | undefined> {
     return transition(
       orderId,
       (r) => fulfil(r, now()),

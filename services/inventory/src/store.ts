@@ -1,3 +1,4 @@
+import { type InboxKey, inboxOnce } from "@shopmesh/platform/inbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import {
   type ColumnType,
@@ -269,12 +270,6 @@ export async function findStocksForOrder(
   };
 }
 
-/** An event applied through the inbox: the consumer's name and the event id. */
-export interface InboxEntry {
-  consumer: string;
-  eventId: string;
-}
-
 /**
  * The order's reservation for an event consumer, with whether `event` is already in the inbox
  * (applied before); undefined when the order has no reservation. `lock` takes the row FOR UPDATE.
@@ -282,14 +277,11 @@ export interface InboxEntry {
 export async function findReservationForEvent(
   db: Db,
   orderId: string,
-  event: InboxEntry,
+  event: InboxKey,
   lock = false,
 ): Promise<{ reservation: Reservation; handled: boolean } | undefined> {
   let query = reservationQuery(db)
-    .select(
-      sql<boolean>`EXISTS (SELECT 1 FROM inbox WHERE consumer = ${event.consumer}
-      AND event_id = ${event.eventId})`.as("handled"),
-    )
+    .select(sql<boolean>`NOT ${inboxOnce(event).unhandled}`.as("handled"))
     .where("r.order_id", "=", orderId);
   if (lock) query = query.forUpdate("r");
   const row = await query.executeTakeFirst();

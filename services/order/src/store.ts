@@ -1,5 +1,5 @@
 import type { NewEvent } from "@shopmesh/platform/event-envelope";
-import { handleOnce, inboxOnce } from "@shopmesh/platform/inbox";
+import { handleOnce, type InboxKey, inboxOnce } from "@shopmesh/platform/inbox";
 import { changeWithOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
@@ -76,12 +76,6 @@ export interface StoredOrder {
   nextAttemptAt: Date | null;
 }
 
-/** An event as the inbox knows it: applied at most once per consumer. */
-export interface EventKey {
-  consumer: string;
-  eventId: string;
-}
-
 /** How {@link OrderStore.apply} runs and schedules a change. */
 export interface ApplyOptions {
   /** Decides the next saga attempt: a Date, `null` (nothing due), or unchanged. */
@@ -96,7 +90,7 @@ export interface ApplyOptions {
    */
   known?: StoredOrder;
   /** Apply the change only if this event was not applied before, and record it. */
-  once?: EventKey;
+  once?: InboxKey;
 }
 
 /** Filters and page of a list query; pages are newest first, keyed by id (UUIDv7). */
@@ -247,7 +241,7 @@ export function createOrderStore(
     options: ApplyOptions,
   ): Promise<{ stored: StoredOrder; wrote: boolean } | undefined> {
     const withHistory = options.withHistory ?? true;
-    const inbox = options.once && inboxOnce(options.once.consumer, options.once.eventId);
+    const inbox = options.once && inboxOnce(options.once);
     let known = options.known;
     for (let attempt = 0; attempt < OPTIMISTIC_ATTEMPTS; attempt++) {
       if (!known || attempt > 0) known = await load(db, id, false, withHistory);
@@ -443,7 +437,7 @@ export function createOrderStore(
      */
     async applyEvent(
       id: string,
-      event: EventKey,
+      event: InboxKey,
       change: (order: Order) => Transition,
     ): Promise<Order | undefined> {
       const result = await applyChange(id, change, { once: event, wake: true, withHistory: false });
