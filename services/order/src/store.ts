@@ -209,9 +209,16 @@ export function createOrderStore(
   ): Promise<StoredOrder | undefined> {
     let query = trx.selectFrom("orders").selectAll().select(rowVersion).where("id", "=", id);
     if (lock) query = query.forUpdate();
-    const row = await query.executeTakeFirst();
+    return storedWithHistory(trx, await query.executeTakeFirst(), withHistory);
+  }
+
+  async function storedWithHistory(
+    trx: Kysely<OrderDatabase>,
+    row: OrderRow | undefined,
+    withHistory: boolean,
+  ): Promise<StoredOrder | undefined> {
     if (!row) return undefined;
-    const history = withHistory ? ((await historyOf(trx, [id])).get(id) ?? []) : [];
+    const history = withHistory ? ((await historyOf(trx, [row.id])).get(row.id) ?? []) : [];
     return stored(row, history);
   }
 
@@ -352,16 +359,18 @@ export function createOrderStore(
     async findByIdempotencyKey(userId: string, key: string): Promise<StoredOrder | undefined> {
       const row = await db
         .selectFrom("orders")
-        .select("id")
+        .selectAll()
+        .select(rowVersion)
         .where("user_id", "=", userId)
         .where("idempotency_key", "=", key)
         .executeTakeFirst();
-      return row ? load(db, row.id, false) : undefined;
+      return storedWithHistory(db, row, true);
     },
 
     /**
      * Inserts a newly placed order with its first history entry and its events, due for the
-     * saga at once, or leased until `leaseUntil` to a worker that runs it (SagaWorker.admit). Throws {@link DuplicateIdempotencyKeyError} when the key was taken meanwhile.
+     * saga at once, or leased until `leaseUntil` to a worker that runs it (SagaWorker.admit).
+     * Throws {@link DuplicateIdempotencyKeyError} when the key was taken meanwhile.
      */
     async insert(
       t: Transition,
