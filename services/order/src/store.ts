@@ -347,12 +347,9 @@ export function createOrderStore(
   return {
     db,
 
-    /** One order by id, or undefined; `withHistory: false` leaves statusHistory empty. */
-    async get(
-      id: string,
-      options: { withHistory?: boolean } = {},
-    ): Promise<StoredOrder | undefined> {
-      return load(db, id, false, options.withHistory ?? true);
+    /** One order by id with its status history, or undefined. */
+    async get(id: string): Promise<StoredOrder | undefined> {
+      return load(db, id, false);
     },
 
     /** The order a user placed with an idempotency key, or undefined. */

@@ -107,29 +107,30 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   // Keep the lease while this worker continues; null once only an event can move the order.
   const holdOrRelease = (o: Order) => (nextStepKind(o) === "wait" ? null : leaseEnd());
 
+  /** Saves nothing but the schedule: due now if saga work is left, else only events move it. */
+  const requeue = (known: StoredOrder) =>
+    store.apply(known.order.id, (o) => ({ order: o, events: [] }), {
+      schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
+      withHistory: false,
+      known,
+    });
+
   /**
-   * Advances one claimed order step by step. The row is read once per claim; after that each
-   * step continues from the state its own apply saved (read under the row lock, so it is as
-   * fresh as a separate read would be). When the next step must record something before its
-   * call goes out (BEFORE_CALL), that bookkeeping commits in the same transaction as the
-   * previous step's answer, still before the call, and only if the locked state still wants
-   * that step.
+   * Advances one claimed order step by step, starting from the row as claimed (or inserted);
+   * after that each step continues from the state its own save wrote, no read in between.
+   * When the next step must record something before its call goes out (BEFORE_CALL), that
+   * bookkeeping is saved together with the previous step's answer, still before the call, and
+   * only if the current state still wants that step.
    */
-  async function advance(orderId: string, claimed?: StoredOrder): Promise<void> {
-    let stored = claimed ?? (await store.get(orderId, { withHistory: false }));
-    if (!stored) return;
+  async function advance(claimed: StoredOrder): Promise<void> {
+    const orderId = claimed.order.id;
+    let stored = claimed;
     // Whether the row still carries this claim's lease (a step's apply releases it on wait).
     let leased = true;
     for (let i = 0; i < MAX_STEPS_PER_CLAIM && !stopping; i++) {
       const kind = nextStepKind(stored.order);
       if (kind === "wait") {
-        if (leased) {
-          await store.apply(orderId, (o) => ({ order: o, events: [] }), {
-            schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
-            withHistory: false,
-            known: stored,
-          });
-        }
+        if (leased) await requeue(stored);
         return;
       }
       if (!isPrepared(kind, stored.order)) {
@@ -179,18 +180,15 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       if (!leased) return;
     }
     // Steps left but this claim's budget is spent: make it due for the next sweep.
-    await store.apply(orderId, (o) => ({ order: o, events: [] }), {
-      schedule: (o) => (nextStepKind(o) === "wait" ? null : new Date()),
-      withHistory: false,
-      known: stored,
-    });
+    await requeue(stored);
   }
 
-  function start(orderId: string, claimed?: StoredOrder) {
+  function start(claimed: StoredOrder) {
+    const orderId = claimed.order.id;
     if (inFlight.has(orderId)) return;
     // Outside the triggering request's context: its deadline must not bound the saga's calls.
     const run = requestContext
-      .run({ correlationId: orderId }, () => advance(orderId, claimed))
+      .run({ correlationId: orderId }, () => advance(claimed))
       .catch((err) =>
         logger.error(
           { err, orderId },
@@ -214,7 +212,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         if (free > 0) {
           const claimed = await store.claimDue(free, options.leaseMs);
           if (claimed.length === free) backlog = true;
-          for (const c of claimed) start(c.order.id, c);
+          for (const c of claimed) start(c);
         }
       } catch (err) {
         logger.warn({ err }, "saga sweep failed; trying again");
@@ -247,7 +245,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       store
         .claim(orderId, options.leaseMs)
         .then((claimed) => {
-          if (claimed) start(orderId, claimed);
+          if (claimed) start(claimed);
         })
         .catch((err) => logger.warn({ err, orderId }, "could not claim order; the sweeper will"));
     },
@@ -258,16 +256,17 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       }
       admitted++;
       let open = true;
+      /** Gives the slot back once; false if it was given back already. */
       const close = () => {
-        if (open) admitted--;
-        const was = open;
+        if (!open) return false;
         open = false;
-        return was;
+        admitted--;
+        return true;
       };
       return {
         leaseUntil: leaseEnd(),
         run(order) {
-          if (close() && !stopping) start(order.order.id, order);
+          if (close() && !stopping) start(order);
         },
         cancel() {
           if (close() && backlog) {
