@@ -122,7 +122,7 @@ export async function saveTransitionWithOutbox(
   db: Db,
   t: Transition,
   events: readonly NewEvent<DescMessage>[],
-  options: { onlyIfNoBoundaryCrossed: boolean; event?: InboxKey },
+  options: { onlyIfNoBoundaryCrossed: boolean; event?: InboxKey | undefined },
 ): Promise<boolean> {
   const r = t.reservation;
   const ids = r.lines.map((l) => l.variantId);

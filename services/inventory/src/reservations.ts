@@ -229,7 +229,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     const events = [...eventsFor(t), ...crossingEvents(before, after)];
     const saved = await saveTransitionWithOutbox(trx, t, events, {
       onlyIfNoBoundaryCrossed: false,
-      ...(event ? { event } : {}),
+      event,
     });
     if (!saved) throw new Error(`reservation of order ${orderId} changed under its row lock`);
     return r;
@@ -252,7 +252,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     if (t?.changed) {
       const saved = await saveTransitionWithOutbox(db, t, eventsFor(t), {
         onlyIfNoBoundaryCrossed: true,
-        ...(event ? { event } : {}),
+        event,
       });
       if (saved) {
         lastSeen.remember(t.reservation);
@@ -299,7 +299,7 @@ export function createReservationCommands(deps: ReservationDeps) {
     if (!t.changed) return t.reservation;
     const saved = await saveTransitionWithOutbox(db, t, eventsFor(t), {
       onlyIfNoBoundaryCrossed: true,
-      ...(event ? { event } : {}),
+      event,
     });
     if (saved) return t.reservation;
     return db.transaction().execute((trx) => transitionIn(trx, orderId, decide, eventsFor, event));
