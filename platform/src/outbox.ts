@@ -59,7 +59,7 @@ export async function appendToOutbox<DB extends PlatformTables>(
   const list = Array.isArray(events) ? events : [events as NewEvent<DescMessage>];
   if (list.length === 0) return [];
   const encoded = list.map(encodeEvent);
-  return encoded.length === 1 ? [await appendOne(trx, encoded[0]!)] : appendEncoded(trx, encoded);
+  return appendEncoded(trx, encoded);
 }
 
 /**
@@ -76,12 +76,15 @@ export async function changeWithOutbox<R extends object, DB extends PlatformTabl
   statement: { change: RawBuilder<unknown>; result: RawBuilder<R> },
   events: readonly NewEvent<DescMessage>[],
 ): Promise<R[]> {
-  const encoded = events.map(encodeEvent);
+  const outbox =
+    events.length === 0
+      ? sql`SELECT change_result.* FROM change_result`
+      : sql`, ${outboxCtes(db as Kysely<unknown>, events.map(encodeEvent), sql`EXISTS (SELECT 1 FROM change_result)`)}
+    SELECT change_result.* FROM change_result, outbox_notified`;
   const { rows } = await sql<R>`
     WITH ${statement.change},
-    change_result AS (${statement.result}),
-    ${outboxCtes(db as Kysely<unknown>, encoded, sql`EXISTS (SELECT 1 FROM change_result)`)}
-    SELECT change_result.* FROM change_result, outbox_notified
+    change_result AS (${statement.result})
+    ${outbox}
   `.execute(db);
   return rows;
 }
@@ -93,38 +96,6 @@ function claimNotify(trx: Kysely<unknown>): boolean {
   if (now - (lastNotifyAt.get(key) ?? Number.NEGATIVE_INFINITY) < NOTIFY_INTERVAL_MS) return false;
   lastNotifyAt.set(key, now);
   return true;
-}
-
-/**
- * The one-event case (most commands), as a smaller statement: same locking and ordering as
- * `appendEncoded`, without the array unnesting, grouping and window the general case needs.
- */
-async function appendOne<DB extends PlatformTables>(
-  trx: Kysely<DB>,
-  e: EncodedEvent,
-): Promise<AppendedEvent> {
-  const { rows } = await sql<{ id: string; seq: string }>`
-    WITH seq AS (
-      INSERT INTO outbox_sequence AS s (aggregate_type, aggregate_id, seq)
-      VALUES (${e.aggregateType}, ${e.aggregateId}, 1)
-      ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET seq = s.seq + 1
-      RETURNING seq
-    ),
-    inserted AS (
-      INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type,
-                          correlation_id, traceparent, envelope)
-      SELECT ${e.topic}, ${e.aggregateType}, ${e.aggregateId}, seq.seq, ${e.eventId}::uuid,
-             ${e.eventType}, ${e.correlationId}, ${e.traceparent ?? null}, ${e.envelope}::bytea
-      FROM seq
-      RETURNING id, seq
-    ),
-    notified AS (
-      SELECT CASE WHEN ${claimNotify(trx as Kysely<unknown>)}::boolean THEN pg_notify(${OUTBOX_CHANNEL}, '') END AS done)
-    SELECT inserted.id, inserted.seq FROM inserted, notified
-  `.execute(trx);
-  const row = rows[0];
-  if (!row) throw new Error(`outbox insert returned no row for event ${e.eventId}`);
-  return { eventId: e.eventId, id: row.id, seq: Number(row.seq) };
 }
 
 /**
