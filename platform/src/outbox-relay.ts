@@ -196,13 +196,31 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   };
 
-  const markPublished = async (c: pg.Client, ids: string[]) => {
-    const sql =
-      retentionMs === 0
-        ? "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
-        : "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])";
-    await c.query(sql, [ids]);
+  const markSql = (ids: string) =>
+    retentionMs === 0
+      ? `DELETE FROM outbox WHERE id = ANY(${ids}::bigint[])`
+      : `UPDATE outbox SET published_at = now() WHERE id = ANY(${ids}::bigint[])`;
+  const readSql = `SELECT id, topic, aggregate_id, event_id, event_type, correlation_id, traceparent,
+            envelope, created_at
+     FROM outbox WHERE published_at IS NULL`;
+  // Named, so the connection parses and plans each of them once.
+  const read = { name: "outbox_read", text: `${readSql} ORDER BY id LIMIT $1` };
+  const markThenRead = {
+    name: "outbox_mark_then_read",
+    text: `WITH marked AS (${markSql("$2")})
+           ${readSql} AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1`,
   };
+
+  /**
+   * Marks the previous batch published (if any) and reads the next one, in ONE statement: the
+   * read cannot see the mark (one snapshot), so it leaves those ids out itself.
+   */
+  const markAndRead = (c: pg.Client, published: string[]) =>
+    c.query<OutboxRow>(
+      published.length === 0
+        ? { ...read, values: [batchSize] }
+        : { ...markThenRead, values: [batchSize, published] },
+    );
 
   const purge = async (c: pg.Client) => {
     if (retentionMs === 0 || Date.now() - lastPurge < purgeIntervalMs) return;
@@ -221,22 +239,22 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     if (deleted > 0) log.info({ deleted }, "purged published outbox rows past retention");
   };
 
-  /** Publishes until stopped or the connection is lost. */
+  /**
+   * Publishes until stopped or the connection is lost. A published batch is marked by the next
+   * read (see markAndRead), which follows at once; a crash before it only sends that batch again.
+   */
   const pump = async (c: pg.Client, m: RelayMetrics) => {
     // True after a notification or a non-empty read, until the follow-up read came back empty.
     let recentWork = false;
+    let published: string[] = [];
     while (!stopping) {
       if (lost) throw lost;
       if (dirty) recentWork = true;
       dirty = false;
       await purge(c);
       const started = performance.now();
-      const { rows } = await c.query<OutboxRow>(
-        `SELECT id, topic, aggregate_id, event_id, event_type, correlation_id, traceparent,
-                envelope, created_at
-         FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1`,
-        [batchSize],
-      );
+      const { rows } = await markAndRead(c, published);
+      published = [];
       m.reads.inc({ result: rows.length === 0 ? "empty" : "rows" });
       if (rows.length === 0) {
         m.lag.set(0);
@@ -247,14 +265,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       recentWork = true;
       m.lag.set((Date.now() - rows[0]!.created_at.getTime()) / 1000);
       await publish(rows);
-      await markPublished(
-        c,
-        rows.map((r) => r.id),
-      );
+      published = rows.map((r) => r.id);
       m.published.inc(rows.length);
       m.batchSeconds.observe((performance.now() - started) / 1000);
       log.debug({ rows: rows.length, lastId: rows.at(-1)!.id }, "published outbox batch");
     }
+    // Stopping: mark what was sent, so a successor does not send it again.
+    if (published.length > 0) await c.query(markSql("$1"), [published]);
   };
 
   const run = async () => {
