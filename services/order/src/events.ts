@@ -182,6 +182,8 @@ export const APPLIED_EVENT_TYPES = [
 interface EventEffect {
   orderId: string;
   change: (order: Order) => saga.Transition;
+  /** A successful charge: nothing to do once the order's charge is recorded. */
+  charge?: true;
 }
 
 /**
@@ -207,7 +209,11 @@ export function effectOf(envelope: EventEnvelope): EventEffect | undefined {
     case "payment.successful": {
       const e = unpackPayload(envelope, PaymentSuccessfulSchema);
       const payment = paymentOf(e);
-      return { orderId: e.orderId, change: (o) => saga.markPaid(o, { payment, at }) };
+      return {
+        orderId: e.orderId,
+        change: (o) => saga.markPaid(o, { payment, at }),
+        charge: true,
+      };
     }
     case "payment.failed": {
       const e = unpackPayload(envelope, PaymentFailedSchema);
@@ -271,42 +277,53 @@ export interface OrderConsumerDeps {
 }
 
 /**
+ * Applies one consumed event to its order, at most once (inbox). An event the order already
+ * reflects costs one read (no transaction, no inbox row), and a payment.successful for an
+ * order this process has seen charged (the saga's own save, usually) costs none. Events
+ * about orders this database does not hold are acknowledged.
+ */
+export function createEventHandler(
+  deps: Pick<OrderConsumerDeps, "store" | "logger" | "groupId" | "onChanged">,
+): (event: { envelope: EventEnvelope }) => Promise<void> {
+  const { store, logger } = deps;
+  return async ({ envelope }) => {
+    const effect = effectOf(envelope);
+    if (!effect) return;
+    if (effect.charge && store.chargeRecorded(effect.orderId)) return;
+    try {
+      const changed = await store.applyEvent(
+        effect.orderId,
+        { consumer: deps.groupId, eventId: envelope.eventId },
+        effect.change,
+      );
+      // Only an order with saga work left is worth a claim; the rest wait for events.
+      if (changed && nextStepKind(changed) !== "wait") deps.onChanged(effect.orderId);
+    } catch (err) {
+      // An event that does not fit the order (e.g. a decline for an order already past
+      // payment) is a no-op by design; the saga's own calls drive the order forward.
+      if (!(err instanceof InvalidTransitionError)) throw err;
+      logger.warn(
+        { err, eventType: envelope.eventType, eventId: envelope.eventId },
+        "event ignored: it does not fit the order's state",
+      );
+    }
+  };
+}
+
+/**
  * Consumes the inventory, payments and shipments topics ({@link APPLIED_EVENT_TYPES}) and
- * applies them to orders, each at most once (inbox). Events the order already reflects cost one
- * read (no transaction, no inbox row); they matter for what only events carry: a charge that
- * succeeded after the saga gave up, deliveries, expired reservations. Events about orders this
- * database does not hold are acknowledged.
+ * applies them to orders ({@link createEventHandler}). They matter for what only events
+ * carry: a charge that succeeded after the saga gave up, deliveries, expired reservations.
  */
 export async function startOrderConsumer(deps: OrderConsumerDeps): Promise<RunningConsumer> {
-  const { store, logger } = deps;
   return startConsumer({
     kafka: deps.kafka,
     groupId: deps.groupId,
     topics: CONSUMED_TOPICS,
     eventTypes: APPLIED_EVENT_TYPES,
-    logger,
+    logger: deps.logger,
     fromBeginning: deps.fromBeginning,
     partitionsConsumedConcurrently: 3,
-    handler: async ({ envelope }) => {
-      const effect = effectOf(envelope);
-      if (!effect) return;
-      try {
-        const changed = await store.applyEvent(
-          effect.orderId,
-          { consumer: deps.groupId, eventId: envelope.eventId },
-          effect.change,
-        );
-        // Only an order with saga work left is worth a claim; the rest wait for events.
-        if (changed && nextStepKind(changed) !== "wait") deps.onChanged(effect.orderId);
-      } catch (err) {
-        // An event that does not fit the order (e.g. a decline for an order already past
-        // payment) is a no-op by design; the saga's own calls drive the order forward.
-        if (!(err instanceof InvalidTransitionError)) throw err;
-        logger.warn(
-          { err, eventType: envelope.eventType, eventId: envelope.eventId },
-          "event ignored: it does not fit the order's state",
-        );
-      }
-    },
+    handler: createEventHandler(deps),
   });
 }

@@ -3,6 +3,7 @@ import { handleOnce, type InboxKey, inboxOnce } from "@shopmesh/platform/inbox";
 import { changeWithOutbox } from "@shopmesh/platform/outbox";
 import type { PlatformTables } from "@shopmesh/platform/platform-migrations";
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import { LRUCache } from "lru-cache";
 import { nextStepKind } from "./domain/next-step.ts";
 import type {
   Cancellation,
@@ -130,6 +131,8 @@ const reviveCancellation = (c: Record<string, unknown> | null): Cancellation | u
   c ? ({ ...c, cancelledAt: date(c.cancelledAt) } as Cancellation) : undefined;
 // Races re-read and re-apply a change this many times before taking the row lock.
 const OPTIMISTIC_ATTEMPTS = 3;
+// Orders remembered as charged: far more than are in flight at once (a few MB at most).
+const CHARGED_REMEMBERED = 50_000;
 
 // The row's version (see StoredOrder.rowVersion), selected and returned with every read/write.
 const rowVersion = sql<string>`xmin::text`.as("row_version");
@@ -182,6 +185,13 @@ export function createOrderStore(
   db: OrderDb,
   toEvents: (order: Order, t: Transition) => NewEvent[],
 ) {
+  // Orders this process has seen charged (see chargeRecorded); bounded, oldest forgotten first.
+  const charged = new LRUCache<string, true>({ max: CHARGED_REMEMBERED });
+  const noteCharge = (order: Order) => {
+    if (order.paymentState !== "NOT_CHARGED" && order.paymentState !== "FAILED")
+      charged.set(order.id, true);
+  };
+
   async function historyOf(trx: Kysely<OrderDatabase>, ids: string[]) {
     const byOrder = new Map<string, StatusChange[]>();
     if (ids.length === 0) return byOrder;
@@ -223,8 +233,10 @@ export function createOrderStore(
   }
 
   function stored(row: OrderRow, history: StatusChange[]): StoredOrder {
+    const order = toOrder(row, history);
+    noteCharge(order);
     return {
-      order: toOrder(row, history),
+      order,
       requestHash: row.request_hash,
       paymentToken: row.payment_token,
       attempts: row.attempts,
@@ -331,7 +343,9 @@ export function createOrderStore(
       },
       p.t.events.length > 0 ? toEvents(order, p.t) : [],
     );
-    return rows[0] && p.after(rows[0].row_version);
+    if (!rows[0]) return undefined;
+    noteCharge(order);
+    return p.after(rows[0].row_version);
   }
 
   /** A CTE inserting status history entries, only if the `updated` CTE wrote the row. */
@@ -448,6 +462,15 @@ export function createOrderStore(
     ): Promise<Order | undefined> {
       const result = await applyChange(id, change, { once: event, wake: true, withHistory: false });
       return result?.wrote ? result.stored.order : undefined;
+    },
+
+    /**
+     * Whether this process has read or saved the order with its charge recorded (CHARGED or
+     * any later payment state). That never reverts, and recording a successful charge again is
+     * then a no-op, so a payment.successful for it needs no read.
+     */
+    chargeRecorded(id: string): boolean {
+      return charged.has(id);
     },
 
     /** Records a failed attempt and when to try again. */

@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { create } from "@bufbuild/protobuf";
+import { PaymentSuccessfulSchema } from "@shopmesh/gen/shopmesh/events/v1/payment_events_pb.js";
 import { createDb, dropDatabase, ensureDatabase } from "@shopmesh/platform/db";
+import { decodeEnvelope, encodeEvent } from "@shopmesh/platform/event-envelope";
+import { createLogger } from "@shopmesh/platform/logger";
 import { runMigrations } from "@shopmesh/platform/migrations";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { nextStepKind } from "../src/domain/next-step.ts";
 import * as saga from "../src/domain/transitions.ts";
-import { orderEvents } from "../src/events.ts";
+import { createEventHandler, orderEvents } from "../src/events.ts";
 import {
   createOrderStore,
   DuplicateIdempotencyKeyError,
@@ -78,6 +82,30 @@ const reserved = (o: Parameters<typeof saga.markStockReserved>[0]) =>
     paymentDeadlineAt: new Date(Date.now() + 60_000),
   });
 
+const paid = (o: Parameters<typeof saga.markPaid>[0], paymentId = "p1") =>
+  saga.markPaid(o, {
+    at: new Date(),
+    payment: { paymentId, card: undefined, amount: money(1500), refundedAmount: money(0) },
+  });
+
+/** payment.successful for an order, as the consumer receives it. */
+const paymentSucceeded = (orderId: string, paymentId: string) =>
+  decodeEnvelope(
+    encodeEvent({
+      topic: "payments",
+      aggregateType: "payment",
+      aggregateId: paymentId,
+      eventType: "payment.successful",
+      producer: "payment",
+      payloadSchema: PaymentSuccessfulSchema,
+      payload: create(PaymentSuccessfulSchema, {
+        paymentId,
+        orderId,
+        amount: { currencyCode: "USD", amountMinor: 1500n },
+      }),
+    }).envelope,
+  );
+
 const outboxTypes = async (orderId: string) =>
   (
     await db
@@ -111,20 +139,7 @@ describe("order store", { timeout: 30_000 }, () => {
     const known = (await store.claim(id, 30_000))!;
 
     const first = await store.applyStored(id, reserved, { known, withHistory: false });
-    const second = await store.applyStored(
-      id,
-      (o) =>
-        saga.markPaid(o, {
-          at: new Date(),
-          payment: {
-            paymentId: "p1",
-            card: undefined,
-            amount: money(1500),
-            refundedAmount: money(0),
-          },
-        }),
-      { known: first, withHistory: false },
-    );
+    const second = await store.applyStored(id, paid, { known: first, withHistory: false });
 
     assert.notEqual(first?.rowVersion, known.rowVersion);
     assert.equal(second?.order.status, "PAID");
@@ -215,5 +230,50 @@ describe("order store", { timeout: 30_000 }, () => {
       full?.order.statusHistory.map((h) => h.note),
       ["order placed", "noted"],
     );
+  });
+
+  test("payment.successful for an order this process saw charged is acknowledged without a query; another replica reads it and changes nothing; an uncharged order is marked paid", async () => {
+    // This process's store, counting its queries, and another replica's, which saw nothing.
+    let queries = 0;
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const here = createOrderStore(counted, orderEvents);
+    const there = createOrderStore(db, orderEvents);
+    const handler = (store: OrderStore) =>
+      createEventHandler({
+        store,
+        logger: createLogger("order-test", "silent"),
+        groupId: "order-test-charge",
+        onChanged: () => {},
+      });
+
+    const chargedId = await placed();
+    const known = (await here.claim(chargedId, 30_000))!;
+    const reservedOrder = (await here.applyStored(chargedId, reserved, { known }))!;
+    await here.applyStored(chargedId, (o) => paid(o, "p-charged"), { known: reservedOrder });
+    const before = (await store.get(chargedId))!;
+
+    queries = 0;
+    await handler(here)({ envelope: paymentSucceeded(chargedId, "p-charged") });
+    assert.equal(queries, 0, "no read for an order this process saved charged");
+    await handler(there)({ envelope: paymentSucceeded(chargedId, "p-charged") });
+    const after = (await store.get(chargedId))!;
+    assert.equal(after.rowVersion, before.rowVersion, "the other replica wrote nothing");
+    assert.deepEqual(
+      after.order.statusHistory.map((h) => h.status),
+      ["PENDING", "STOCK_RESERVED", "PAID"],
+    );
+
+    const uncharged = await placed();
+    await here.apply(uncharged, reserved);
+    await handler(here)({ envelope: paymentSucceeded(uncharged, "p-late") });
+    const marked = (await store.get(uncharged))!;
+    assert.equal(marked.order.status, "PAID");
+    assert.equal(marked.order.payment?.paymentId, "p-late");
   });
 });
