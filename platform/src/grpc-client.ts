@@ -107,16 +107,19 @@ const breakers = new Map<string, Breaker>();
 // grpc-js waits 1 s (growing to 120 s) before reconnecting to a target that refused it, and fails
 // calls at once meanwhile; retries spaced by tens of milliseconds would all land in that window.
 // Reconnecting sooner lets a read's retries find a restarted pod.
-const RECONNECT_BACKOFF: ChannelOptions = {
+// Channelz (per-call tracing counters, on by default) is off: nothing reads it, and it costs
+// every call.
+const DEFAULT_CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.initial_reconnect_backoff_ms": 100,
   "grpc.max_reconnect_backoff_ms": 5_000,
+  "grpc.enable_channelz": 0,
 };
 
 function channelFor(address: string, options: ClientOptions): GrpcChannel {
   let channel = channels.get(address);
   if (!channel) {
     channel = new GrpcChannel(address, options.credentials ?? grpcCredentials.createInsecure(), {
-      ...RECONNECT_BACKOFF,
+      ...DEFAULT_CHANNEL_OPTIONS,
       ...options.channelOptions,
     });
     channels.set(address, channel);
