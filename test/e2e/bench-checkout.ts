@@ -53,10 +53,12 @@ function settledWatcher(db: pg.Client) {
   const loop = (async () => {
     while (!stopped) {
       if (waiting.size > 0) {
-        const { rows } = await db.query<{ order_id: string }>(
-          "SELECT DISTINCT order_id FROM order_status_history WHERE status IN ('CONFIRMED', 'CANCELLED') AND order_id = ANY($1::uuid[])",
-          [[...waiting.keys()]],
-        );
+        const { rows } = await db.query<{ order_id: string }>({
+          // Named: planned once, not on every tick.
+          name: "settled",
+          text: "SELECT DISTINCT order_id FROM order_status_history WHERE status IN ('CONFIRMED', 'CANCELLED') AND order_id = ANY($1::uuid[])",
+          values: [[...waiting.keys()]],
+        });
         for (const { order_id } of rows) {
           waiting.get(order_id)?.resolve();
           waiting.delete(order_id);
