@@ -131,16 +131,22 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     });
     dirty = true;
   };
-  const commitHandled = async () => {
-    if (!dirty || !consumer) return;
-    dirty = false;
-    try {
-      await consumer.commitOffsets([...handled.values()]);
-    } catch (err) {
-      // A rebalance under way, usually: the next round (or the new owner) catches up.
-      dirty = true;
-      logger.debug({ err, groupId }, "offset commit failed; retrying with the next round");
-    }
+  // Commits run one after another; stop() waits for the one under way, so none outlives the
+  // consumer (a commit retrying after disconnect would reconnect and keep the process alive).
+  let commits: Promise<void> = Promise.resolve();
+  const commitHandled = () => {
+    commits = commits.then(async () => {
+      if (!dirty || !consumer) return;
+      dirty = false;
+      try {
+        await consumer.commitOffsets([...handled.values()]);
+      } catch (err) {
+        // A rebalance or a broker restart under way, usually: the next round catches up.
+        dirty = true;
+        logger.debug({ err, groupId }, "offset commit failed; retrying with the next round");
+      }
+    });
+    return commits;
   };
   const committer = setInterval(() => void commitHandled(), options.commitIntervalMs ?? 1_000);
   committer.unref();
