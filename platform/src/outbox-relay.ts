@@ -67,9 +67,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * - One active relay per database: the instance holding `pg_try_advisory_lock` on its own
  *   connection publishes; other replicas stand by and take over when that session ends
  *   (a crashed holder's connection closes, releasing the lock).
- * - Wakes on NOTIFY from `appendToOutbox`; reads back to back while there is work, once more
- *   `followUpMs` after draining, then sleeps until the next NOTIFY or the slow safety poll.
- *   It never busy-polls an idle outbox.
+ * - Wakes on NOTIFY from `appendToOutbox`; reads back to back while batches come back full,
+ *   and after one that drained the outbox once more on the next NOTIFY or `followUpMs` later,
+ *   then sleeps until the next NOTIFY or the slow safety poll. It never busy-polls an idle
+ *   outbox.
  * - Kafka errors: the same batch is retried after a backoff, never skipped or reordered. A
  *   batch sent but not yet marked is sent again after a crash; consumers dedupe by event id.
  */
@@ -241,15 +242,18 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   /**
    * Publishes until stopped or the connection is lost. A published batch is marked by the next
-   * read (see markAndRead), which follows at once; a crash before it only sends that batch again.
+   * read (see markAndRead); a crash before it only sends that batch again. After a batch that
+   * drained the outbox, that read waits for a NOTIFY or `followUpMs`, so under steady load
+   * every read also marks the batch before it: one statement per batch.
    */
   const pump = async (c: pg.Client, m: RelayMetrics) => {
-    // True after a notification or a non-empty read, until the follow-up read came back empty.
-    let recentWork = false;
+    // Whether an empty read calls for one more read `followUpMs` later: after a notification,
+    // until a read that came at least that long after it.
+    let followUp = false;
     let published: string[] = [];
     while (!stopping) {
       if (lost) throw lost;
-      if (dirty) recentWork = true;
+      if (dirty) followUp = true;
       dirty = false;
       await purge(c);
       const started = performance.now();
@@ -258,17 +262,20 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       m.reads.inc({ result: rows.length === 0 ? "empty" : "rows" });
       if (rows.length === 0) {
         m.lag.set(0);
-        await waitForWork(recentWork ? followUpMs : idleWaitMs);
-        recentWork = false;
+        await waitForWork(followUp ? followUpMs : idleWaitMs);
+        followUp = false;
         continue;
       }
-      recentWork = true;
       m.lag.set((Date.now() - rows[0]!.created_at.getTime()) / 1000);
       await publish(rows);
       published = rows.map((r) => r.id);
       m.published.inc(rows.length);
       m.batchSeconds.observe((performance.now() - started) / 1000);
       log.debug({ rows: rows.length, lastId: rows.at(-1)!.id }, "published outbox batch");
+      if (rows.length < batchSize) {
+        await waitForWork(followUpMs);
+        followUp = false;
+      }
     }
     // Stopping: mark what was sent, so a successor does not send it again.
     if (published.length > 0) await c.query(markSql("$1"), [published]);
