@@ -45,13 +45,6 @@ export interface ConsumerOptions {
   /** How long a partition stays paused after its attempts ran out (default 30 s). */
   pauseMs?: number;
   sessionTimeoutMs?: number;
-  /**
-   * How often handled offsets are committed (default 1 s), besides at stop. kafkajs commits
-   * after every fetched partition batch, which cost more broker round trips than the fetches;
-   * a crash or a rebalance redelivers up to this much, absorbed as any redelivery is (inbox,
-   * idempotent effects).
-   */
-  commitIntervalMs?: number;
   registry?: Registry;
 }
 
@@ -117,39 +110,6 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   let stopped = false;
   let consumer: Consumer | undefined;
   let relaunch: NodeJS.Timeout | undefined;
-  // The next offset to commit per topic-partition this member handled; `dirty` while some of
-  // it is not committed yet.
-  const handled = new Map<string, { topic: string; partition: number; offset: string }>();
-  let dirty = false;
-  const markHandled = (payload: EachBatchPayload, offset: string) => {
-    const { topic, partition } = payload.batch;
-    payload.resolveOffset(offset);
-    handled.set(`${topic}/${partition}`, {
-      topic,
-      partition,
-      offset: (BigInt(offset) + 1n).toString(),
-    });
-    dirty = true;
-  };
-  // Commits run one after another; stop() waits for the one under way, so none outlives the
-  // consumer (a commit retrying after disconnect would reconnect and keep the process alive).
-  let commits: Promise<void> = Promise.resolve();
-  const commitHandled = () => {
-    commits = commits.then(async () => {
-      if (!dirty || !consumer) return;
-      dirty = false;
-      try {
-        await consumer.commitOffsets([...handled.values()]);
-      } catch (err) {
-        // A rebalance or a broker restart under way, usually: the next round catches up.
-        dirty = true;
-        logger.debug({ err, groupId }, "offset commit failed; retrying with the next round");
-      }
-    });
-    return commits;
-  };
-  const committer = setInterval(() => void commitHandled(), options.commitIntervalMs ?? 1_000);
-  committer.unref();
 
   const wanted = options.eventTypes && new Set(options.eventTypes);
   /** Whether the record's header says it is of a type this consumer does not apply. */
@@ -240,21 +200,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   };
 
   const eachBatch = async (payload: EachBatchPayload) => {
-    await handleBatch(payload);
-    if (!stopped) return;
-    // stop() committed what was handled when it began; this batch ran on after that, and the
-    // consumer is no longer running, so it commits its partition itself before kafkajs leaves.
-    const { topic, partition } = payload.batch;
-    const last = handled.get(`${topic}/${partition}`);
-    if (last) {
-      await payload.commitOffsetsIfNecessary({
-        topics: [{ topic, partitions: [{ partition, offset: last.offset }] }],
-      });
-    }
-  };
-
-  const handleBatch = async (payload: EachBatchPayload) => {
-    const { batch, heartbeat, isRunning, isStale } = payload;
+    const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (options.batchHandler) {
       const events = batch.messages.flatMap((m) => decode(batch.topic, batch.partition, m) ?? []);
       const handler = options.batchHandler;
@@ -263,7 +209,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         return;
       }
       metrics.events.inc({ group: groupId, topic: batch.topic, outcome: "ok" }, events.length);
-      markHandled(payload, batch.lastOffset());
+      resolveOffset(batch.lastOffset());
       await heartbeat();
       return;
     }
@@ -276,7 +222,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
         break;
       }
       if (event) metrics.events.inc({ group: groupId, topic: batch.topic, outcome: "ok" });
-      markHandled(payload, message.offset);
+      resolveOffset(message.offset);
       await heartbeat();
     }
   };
@@ -288,8 +234,6 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       heartbeatInterval: 3_000,
       retry: { initialRetryTime: 200, maxRetryTime: 5_000, retries: 10 },
     });
-    // After a rebalance the partitions may belong to others: commit only what comes next.
-    member.on(member.events.GROUP_JOIN, () => handled.clear());
     member.on(member.events.CRASH, ({ payload }) => {
       if (payload.restart || stopped) return;
       logger.error({ err: payload.error, groupId }, "consumer crashed; starting a new member");
@@ -304,8 +248,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     });
     await member.run({
       eachBatchAutoResolve: false,
-      // Committed every commitIntervalMs and at stop, not by kafkajs after every batch.
-      autoCommit: false,
+      autoCommit: true,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatch,
     });
@@ -336,10 +279,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       clearTimeout(relaunch);
       for (const timer of resumeTimers) clearTimeout(timer);
       metrics.paused.dec({ group: groupId }, resumeTimers.size);
-      clearInterval(committer);
-      // Commit what was handled; a batch still in hand stops at its next event and commits
-      // its own partition (eachBatch), then kafkajs' stop() waits for it and leaves the group.
-      await commitHandled();
+      // stop() waits for the batch in hand; kafkajs commits the resolved offsets after it.
       await consumer?.stop();
       await consumer?.disconnect();
       logger.info({ groupId }, "consumer stopped");

@@ -73,12 +73,7 @@ async function consume(
   topic: string,
   groupId: string,
   handler: (event: ConsumedEvent) => Promise<void>,
-  extra: {
-    attempts?: number;
-    pauseMs?: number;
-    eventTypes?: string[];
-    commitIntervalMs?: number;
-  } = {},
+  extra: { attempts?: number; pauseMs?: number; eventTypes?: string[] } = {},
 ): Promise<RunningConsumer> {
   const consumer = await startConsumer({
     kafka,
@@ -291,35 +286,5 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
     await waitFor("the next event", () => handled.length === 3, 30_000);
 
     assert.deepEqual(handled, [2, 4, 5], "a restarted member resumes after the skipped records");
-  });
-
-  test("commits handled offsets on its interval, while running and idle, not only at stop", async () => {
-    const topic = await newTopic(2);
-    const groupId = uniqueName("g");
-    const handled: number[] = [];
-    await consume(topic, groupId, async (e) => void handled.push(nOf(e)), {
-      commitIntervalMs: 200,
-    });
-    await publish(
-      topic,
-      [1, 2, 3, 4, 5, 6].map((n) => ({ aggregateId: `a${n % 2}`, n })),
-    );
-    await waitFor("every event handled", () => handled.length === 6, 30_000);
-
-    const admin = kafka.admin();
-    await admin.connect();
-    try {
-      const committed = async () => {
-        const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
-        return offsets!.partitions.reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
-      };
-      await waitFor(
-        "the group's offsets at the end of the topic",
-        async () => (await committed()) === 6,
-        5_000,
-      );
-    } finally {
-      await admin.disconnect();
-    }
   });
 });
