@@ -344,7 +344,8 @@ export function createOrderStore(
       p.t.events.length > 0 ? toEvents(order, p.t) : [],
     );
     if (!rows[0]) return undefined;
-    noteCharge(order);
+    // Inside a transaction the write may still roll back; a lone statement has committed.
+    if (!on.isTransaction) noteCharge(order);
     return p.after(rows[0].row_version);
   }
 
