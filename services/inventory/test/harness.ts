@@ -39,6 +39,11 @@ export interface InventoryHarness {
   statementsOf(fn: () => Promise<unknown>): Promise<string[]>;
   /** A new tracked variant with `onHand` units (an INITIAL adjustment); returns its id. */
   variantWith(onHand: number): Promise<string>;
+  /**
+   * The reservation commands of another replica on the same database: it remembers no
+   * reservation, so its transitions start from a read.
+   */
+  otherReplica(): ReturnType<typeof createReservationCommands>;
   close(): Promise<void>;
 }
 
@@ -66,11 +71,13 @@ export async function startInventory(
     migrations: platformMigrations,
     folder: fileURLToPath(new URL("../src/migrations", import.meta.url)),
   });
-  const reservations = createReservationCommands({
-    db,
-    defaultTtlMs: 15 * 60_000,
-    ...(options.now ? { now: options.now } : {}),
-  });
+  const reservationsOf = () =>
+    createReservationCommands({
+      db,
+      defaultTtlMs: 15 * 60_000,
+      ...(options.now ? { now: options.now } : {}),
+    });
+  const reservations = reservationsOf();
   const stock = createStockCommands({ db, defaultLowStockThreshold: 5 });
   const tokens = await createTestTokens();
   const service = await startService({
@@ -109,6 +116,7 @@ export async function startInventory(
       await fn();
       return sent.slice(from);
     },
+    otherReplica: reservationsOf,
     async variantWith(onHand) {
       const variantId = uuidv7();
       await stock.adjustStock({

@@ -20,11 +20,6 @@ before(async () => {
 });
 after(() => h.close());
 
-/** The reservation commands of another replica on the same database. */
-const otherReplica = () => createReservationCommands({ db: h.db, defaultTtlMs: 15 * 60_000 });
-
-const variantWith = (onHand: number) => h.variantWith(onHand);
-
 async function countsOf(variantId: string) {
   const row = await h.db
     .selectFrom("stock")
@@ -47,7 +42,7 @@ async function eventsOf(orderId: string, eventType: string) {
 
 describe("transitions of remembered reservations", () => {
   it("a commit from memory answers and publishes what a commit from a read does, ids as Postgres prints them", async () => {
-    const [a, b] = [await variantWith(50), await variantWith(50)];
+    const [a, b] = [await h.variantWith(50), await h.variantWith(50)];
     const lines = [
       { variantId: b.toUpperCase(), quantity: 3 },
       { variantId: a.toUpperCase(), quantity: 1 },
@@ -57,7 +52,7 @@ describe("transitions of remembered reservations", () => {
     await h.reservations.reserveStock(read, lines);
 
     const fromMemory = await h.reservations.commitReservation(remembered);
-    const fromRead = await otherReplica().commitReservation(read);
+    const fromRead = await h.otherReplica().commitReservation(read);
     assert.deepEqual(fromMemory, await findReservationByOrder(h.db, remembered));
     assert.deepEqual(fromRead, await findReservationByOrder(h.db, read));
     assert.deepEqual(fromMemory.lines, fromRead.lines);
@@ -77,20 +72,20 @@ describe("transitions of remembered reservations", () => {
   });
 
   it("a remembered hold another replica released is not committed, and nothing is written", async () => {
-    const variantId = await variantWith(10);
+    const variantId = await h.variantWith(10);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
-    await otherReplica().releaseReservation(orderId, "PAYMENT_FAILED");
+    await h.otherReplica().releaseReservation(orderId, "PAYMENT_FAILED");
     await assert.rejects(h.reservations.commitReservation(orderId), FailedPreconditionError);
     assert.deepEqual(await eventsOf(orderId, "inventory.committed"), []);
     assert.deepEqual(await countsOf(variantId), [10, 0, 0]);
   });
 
   it("a remembered hold another replica committed is committed once", async () => {
-    const variantId = await variantWith(10);
+    const variantId = await h.variantWith(10);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
-    await otherReplica().commitReservation(orderId);
+    await h.otherReplica().commitReservation(orderId);
     const again = await h.reservations.commitReservation(orderId);
     assert.equal(again.status, "COMMITTED");
     assert.equal((await eventsOf(orderId, "inventory.committed")).length, 1);
@@ -98,7 +93,7 @@ describe("transitions of remembered reservations", () => {
   });
 
   it("a remembered hold another replica expired is refused, and the sweeper's release stands", async () => {
-    const variantId = await variantWith(10);
+    const variantId = await h.variantWith(10);
     const orderId = uuidv7();
     const later = new Date(Date.now() + 61_000);
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }], 60_000);
@@ -114,12 +109,12 @@ describe("transitions of remembered reservations", () => {
   });
 
   it("an event another replica applied is not applied again from memory", async () => {
-    const variantId = await variantWith(10);
+    const variantId = await h.variantWith(10);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     await h.reservations.commitReservation(orderId);
     const event = { consumer: "test", eventId: uuidv7() };
-    await otherReplica().releaseForEvent(orderId, "ORDER_CANCELLED", event);
+    await h.otherReplica().releaseForEvent(orderId, "ORDER_CANCELLED", event);
     assert.deepEqual(await countsOf(variantId), [10, 0, 0]);
     // This process still remembers the order COMMITTED; the same event must change nothing.
     const r = await h.reservations.releaseForEvent(orderId, "ORDER_CANCELLED", event);

@@ -11,25 +11,19 @@ import { ShipmentCreatedSchema } from "@shopmesh/gen/shopmesh/events/v1/shipping
 import { CancellationReason } from "@shopmesh/gen/shopmesh/order/v1/order_pb.js";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
 import { sql } from "kysely";
-import { createReservationCommands } from "../src/reservations.ts";
 import { consumed, type InventoryHarness, startInventory } from "./harness.ts";
 
 // What each hot path costs in statements (round trips to Postgres), and that the paths which
 // change nothing write nothing. The checkout benchmark pays ReserveStock and
 // CommitReservation once per order; the consumer sees order.cancelled after most releases.
 // Transitions of a reservation this process reserved (or last moved) are one statement;
-// `otherReplica()` is a process that did not see it, which reads it first.
+// `h.otherReplica()` is a process that did not see it, which reads it first.
 
 let h: InventoryHarness;
 before(async () => {
   h = await startInventory();
 });
 after(() => h.close());
-
-/** The reservation commands of another replica on the same database: it remembers nothing. */
-const otherReplica = () => createReservationCommands({ db: h.db, defaultTtlMs: 15 * 60_000 });
-
-const variantWith = (onHand: number) => h.variantWith(onHand);
 
 /** Rows in every table a command writes, to show that a path wrote nothing. */
 async function rowCounts() {
@@ -71,7 +65,7 @@ const shipped = (orderId: string) =>
 
 describe("round trips per operation", () => {
   it("reserves an order with room to spare in one statement, without a transaction", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     const statements = await h.statementsOf(() =>
       h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]),
@@ -89,7 +83,7 @@ describe("round trips per operation", () => {
   });
 
   it("commits in one statement, and a repeat commit is one read writing nothing", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     assert.deepEqual(verbs(await h.statementsOf(() => h.reservations.commitReservation(orderId))), [
@@ -103,28 +97,28 @@ describe("round trips per operation", () => {
   });
 
   it("a replica that did not reserve the order commits, releases and fulfils with a read and one statement", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const [committed, released] = [uuidv7(), uuidv7()];
     for (const orderId of [committed, released]) {
       await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     }
     assert.deepEqual(
-      verbs(await h.statementsOf(() => otherReplica().commitReservation(committed))),
+      verbs(await h.statementsOf(() => h.otherReplica().commitReservation(committed))),
       ["SELECT", "WITH"],
     );
     assert.deepEqual(
-      verbs(await h.statementsOf(() => otherReplica().releaseReservation(released, "EXPIRED"))),
+      verbs(await h.statementsOf(() => h.otherReplica().releaseReservation(released, "EXPIRED"))),
       ["SELECT", "WITH"],
     );
     const event = { consumer: "test", eventId: uuidv7() };
     assert.deepEqual(
-      verbs(await h.statementsOf(() => otherReplica().fulfilForEvent(committed, event))),
+      verbs(await h.statementsOf(() => h.otherReplica().fulfilForEvent(committed, event))),
       ["SELECT", "WITH"],
     );
   });
 
   it("a repeated ReserveStock writes nothing and returns the stored reservation", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     const first = await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     const counts = await rowCounts();
@@ -139,7 +133,7 @@ describe("round trips per operation", () => {
   });
 
   it("a rejection or a hold crossing a boundary takes three statements when uncontended", async () => {
-    const variantId = await variantWith(7);
+    const variantId = await h.variantWith(7);
     for (const quantity of [2, 50]) {
       const statements = await h.statementsOf(() =>
         h.reservations.reserveStock(uuidv7(), [{ variantId, quantity }]),
@@ -149,7 +143,7 @@ describe("round trips per operation", () => {
   });
 
   it("releases in one statement; a repeat is one read writing nothing", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     assert.deepEqual(
@@ -169,7 +163,7 @@ describe("round trips per operation", () => {
   });
 
   it("order.cancelled after the orchestrator's release costs one read and writes nothing, not even an inbox row", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     await h.reservations.releaseReservation(orderId, "PAYMENT_FAILED");
@@ -181,7 +175,7 @@ describe("round trips per operation", () => {
   });
 
   it("shipment.created fulfils in one statement that records the event; a redelivery is one read", async () => {
-    const variantId = await variantWith(100);
+    const variantId = await h.variantWith(100);
     const orderId = uuidv7();
     await h.reservations.reserveStock(orderId, [{ variantId, quantity: 2 }]);
     await h.reservations.commitReservation(orderId);
@@ -214,7 +208,7 @@ describe("round trips per operation", () => {
   });
 
   it("product.updated and product.deleted that change nothing cost one read and write nothing", async () => {
-    const variantId = await variantWith(10);
+    const variantId = await h.variantWith(10);
     const productId = uuidv7();
     const updated = consumed({
       topic: "products",
