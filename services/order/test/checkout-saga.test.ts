@@ -22,6 +22,7 @@ import {
   type TestTokens,
 } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
+import pg from "pg";
 import { type FakePeers, startFakePeers, TOKENS } from "../../../test/e2e/support/fake-peers.ts";
 import {
   dropTestDatabase,
@@ -172,6 +173,39 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
       (err: RpcError) => err.code === Code.FAILED_PRECONDITION,
       "a new order for the withdrawn line is still refused",
     );
+  });
+
+  /** The transaction id each status entry of the order was written by, in order. */
+  async function historyWriters(orderId: string) {
+    const db = new pg.Client({ database: order.dbName });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ status: string; xmin: string }>(
+        "SELECT status, xmin::text FROM order_status_history WHERE order_id = $1 ORDER BY id",
+        [orderId],
+      );
+      return Object.fromEntries(rows.map((r) => [r.status, r.xmin]));
+    } finally {
+      await db.end();
+    }
+  }
+
+  test("the stock commit runs before the charge is saved and both are saved together; a failed commit leaves PAID saved alone", async () => {
+    const v = peers.addVariant({ priceMinor: 700 });
+    const { order: together } = await client.placeOrder(request(v.id), as.alice);
+    await until(together!.id, "SHIPPED", (o) => o.status === OrderStatus.SHIPPED);
+    const one = await historyWriters(together!.id);
+    assert.equal(one.PAID, one.CONFIRMED, "PAID and CONFIRMED written by one statement");
+    assert.notEqual(one.STOCK_RESERVED, one.PAID);
+
+    peers.switches.commitsFailing = 1;
+    const { order: apart } = await client.placeOrder(request(v.id), as.alice);
+    await until(apart!.id, "SHIPPED", (o) => o.status === OrderStatus.SHIPPED);
+    const two = await historyWriters(apart!.id);
+    assert.notEqual(two.PAID, two.CONFIRMED, "the charge was saved before the commit answered");
+    assert.equal(peers.calls.filter((c) => c === `commit:${apart!.id}`).length, 2);
+    assert.equal(peers.reservations.get(apart!.id)?.status, ReservationStatus.COMMITTED);
+    assert.equal(peers.payments().filter((p) => p.orderId === apart!.id).length, 1);
   });
 
   test("a declined payment releases the reservation and cancels with PAYMENT_DECLINED", async () => {

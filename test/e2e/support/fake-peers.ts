@@ -86,7 +86,13 @@ export async function startFakePeers() {
   >();
   const shipments = new Map<string, { id: string; orderId: string; status: ShipmentStatus }>();
   const calls: string[] = [];
-  const switches = { inventoryDown: false, inventoryHangs: false, shippingDown: false };
+  const switches = {
+    inventoryDown: false,
+    inventoryHangs: false,
+    shippingDown: false,
+    /** How many of the next CommitReservation calls answer UNAVAILABLE. */
+    commitsFailing: 0,
+  };
 
   const payment = (id: string) => {
     const p = [...payments.values()].find((x) => x.id === id);
@@ -215,6 +221,10 @@ export async function startFakePeers() {
       },
       commitReservation: (req: { orderId: string }) => {
         calls.push(`commit:${req.orderId}`);
+        if (switches.commitsFailing > 0) {
+          switches.commitsFailing--;
+          throw new UnavailableError("inventory is down");
+        }
         const r = reservations.get(req.orderId);
         if (
           !r ||

@@ -346,6 +346,18 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(nextStepKind(late.order), "release_stock");
   });
 
+  test("a commit that lands after a cancel hands the stock back again", () => {
+    const cancelledPaid = markStockReleased(
+      cancelOrder(paid(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) }).order,
+    ).order;
+    assert.equal(nextStepKind(cancelledPaid), "refund");
+    const late = markConfirmed(cancelledPaid, { at: at(6) });
+    assert.deepEqual(late.events, []);
+    assert.equal(late.order.status, "CANCELLED");
+    assert.equal(late.order.paymentState, "REFUND_PENDING");
+    assert.equal(nextStepKind(late.order), "release_stock");
+  });
+
   test("an expired reservation cancels a PAID order and refunds it", () => {
     const { order, events } = markReservationLost(paid(), {
       detail: "reservation expired",

@@ -208,6 +208,12 @@ export function markPaymentDeclined(
 
 /** Stock committed after payment: PAID -> CONFIRMED (order.confirmed). */
 export function markConfirmed(order: Order, evt: { at: Date }): Transition {
+  if (order.status === "CANCELLED") {
+    // The commit landed after the order gave up (a cancel raced the call): the committed stock
+    // must be handed back. If the release ran first the commit could not have landed, and a
+    // second release changes nothing.
+    return unchanged({ ...order, saga: { ...order.saga, stockReleased: false } });
+  }
   if (reached(order, "CONFIRMED")) return unchanged(order);
   if (order.status !== "PAID") throw new InvalidTransitionError(order.id, order.status, "confirm");
   return {

@@ -52,6 +52,15 @@ export interface SagaWorker {
 // sweeper, so a misbehaving order cannot monopolise a slot.
 const MAX_STEPS_PER_CLAIM = 12;
 
+/** Both changes in order, as one: their events in order too. */
+function compose(first: Change, second: Change): Change {
+  return (o) => {
+    const a = first(o);
+    const b = second(a.order);
+    return { order: b.order, events: [...a.events, ...b.events] };
+  };
+}
+
 /**
  * Whether a step's before-call bookkeeping is already saved (or it has none): the BEFORE_CALL
  * transitions return the order itself when their flag is already set.
@@ -67,14 +76,11 @@ function isPrepared(kind: SagaStepKind, order: Order): boolean {
  * of its own and is still durable before that step's call goes out.
  */
 function thenPrepareNext(change: Change): Change {
-  return (o) => {
-    const t = change(o);
-    const before = BEFORE_CALL[nextStepKind(t.order)];
-    if (!before) return t;
-    const prepared = before(t.order);
-    return { order: prepared.order, events: [...t.events, ...prepared.events] };
-  };
+  return compose(change, (o) => BEFORE_CALL[nextStepKind(o)]?.(o) ?? { order: o, events: [] });
 }
+
+/** Steps with no call of their own: never run ahead of a save (see `withNextStep`). */
+const LOCAL_STEPS: ReadonlySet<SagaStepKind> = new Set(["wait", "time_out"]);
 
 /**
  * Starts the checkout saga's orchestrator: a durable worker driven only by order rows. Each
@@ -115,6 +121,33 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       known,
     });
 
+  const stepInput = (stored: StoredOrder, order: Order, attempts: number) => ({
+    order,
+    paymentToken: stored.paymentToken,
+    attempts,
+    reservationTtlSeconds: options.reservationTtlSeconds,
+    paymentDeadline,
+  });
+
+  /**
+   * A step's change, followed by the answer of the step it makes due when that step's call
+   * needs nothing saved before it goes out (no BEFORE_CALL): that call runs now and both
+   * answers are saved in one statement (a charge and the stock commit after it, say). Every
+   * call is idempotent, so a crash before the save only repeats both. If the next call fails,
+   * the step's change is saved alone and the next step is tried again as usual.
+   */
+  async function withNextStep(stored: StoredOrder, change: Change): Promise<Change> {
+    const after = change(stored.order).order;
+    const next = nextStepKind(after);
+    if (LOCAL_STEPS.has(next) || BEFORE_CALL[next]) return change;
+    try {
+      return compose(change, await runStep(next, stepInput(stored, after, 0), clients));
+    } catch (err) {
+      logger.debug({ err, orderId: after.id, step: next }, "saga step run ahead failed");
+      return change;
+    }
+  }
+
   /**
    * Advances one claimed order step by step, starting from the row as claimed (or inserted);
    * after that each step continues from the state its own save wrote, no read in between.
@@ -150,16 +183,11 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       try {
         const change = await runStep(
           kind,
-          {
-            order: stored.order,
-            paymentToken: stored.paymentToken,
-            attempts: stored.attempts,
-            reservationTtlSeconds: options.reservationTtlSeconds,
-            paymentDeadline,
-          },
+          stepInput(stored, stored.order, stored.attempts),
           clients,
         );
-        applied = await store.applyStored(orderId, thenPrepareNext(change), {
+        const changes = await withNextStep(stored, change);
+        applied = await store.applyStored(orderId, thenPrepareNext(changes), {
           schedule: holdOrRelease,
           withHistory: false,
           known: stored,
