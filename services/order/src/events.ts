@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { InventoryReleasedSchema } from "@shopmesh/gen/shopmesh/events/v1/inventory_events_pb.js";
@@ -274,21 +275,36 @@ export interface OrderConsumerDeps {
   fromBeginning: boolean;
   /** Called after an event changed an order, so the saga continues without waiting a sweep. */
   onChanged: (orderId: string) => void;
+  /** The saga run this process has in hand for an order, if any (see {@link SAGA_RUN_WAIT_MS}). */
+  sagaRun?: (orderId: string) => Promise<void> | undefined;
 }
+
+/**
+ * How long a payment.successful waits for this process's saga run of its order. The saga runs
+ * the stock commit before it saves the charge, so the event often arrives first; waiting for
+ * the run costs the consumer a little time and saves a read and a conflicting write, since the
+ * run saves the charge itself. Bounded, and the event is still applied if the run did not
+ * record the charge (it failed to save, or gave up): the event stays the safety net.
+ */
+export const SAGA_RUN_WAIT_MS = 1_000;
 
 /**
  * Applies one consumed event to its order, at most once (inbox). An event the order already
  * reflects costs one read (no transaction, no inbox row), and a payment.successful for an
- * order this process has seen charged (the saga's own save, usually) costs none. Events
- * about orders this database does not hold are acknowledged.
+ * order this process has seen charged (the saga's own save, usually, waited for while its run
+ * is in hand) costs none. Events about orders this database does not hold are acknowledged.
  */
 export function createEventHandler(
-  deps: Pick<OrderConsumerDeps, "store" | "logger" | "groupId" | "onChanged">,
+  deps: Pick<OrderConsumerDeps, "store" | "logger" | "groupId" | "onChanged" | "sagaRun">,
 ): (event: { envelope: EventEnvelope }) => Promise<void> {
   const { store, logger } = deps;
   return async ({ envelope }) => {
     const effect = effectOf(envelope);
     if (!effect) return;
+    if (effect.charge && !store.chargeRecorded(effect.orderId)) {
+      const run = deps.sagaRun?.(effect.orderId);
+      if (run) await Promise.race([run, sleep(SAGA_RUN_WAIT_MS, undefined, { ref: false })]);
+    }
     if (effect.charge && store.chargeRecorded(effect.orderId)) return;
     try {
       const changed = await store.applyEvent(

@@ -73,6 +73,7 @@ const consumer = startOrderConsumer({
   groupId: config.kafkaGroupId,
   fromBeginning: config.kafkaFromBeginning,
   onChanged: worker.kick,
+  sagaRun: worker.running,
 });
 consumer.catch((err: unknown) => {
   logger.fatal({ err }, "cannot start the Kafka consumer");

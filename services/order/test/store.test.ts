@@ -276,4 +276,68 @@ describe("order store", { timeout: 30_000 }, () => {
     assert.equal(marked.order.status, "PAID");
     assert.equal(marked.order.payment?.paymentId, "p-late");
   });
+
+  test("payment.successful for an order whose saga run is in hand here waits for the run: no query when the run saved the charge, marked paid when it did not", async () => {
+    let queries = 0;
+    const counted = db.withPlugin({
+      transformQuery: (args) => {
+        queries++;
+        return args.node;
+      },
+      transformResult: async (args) => args.result,
+    });
+    const here = createOrderStore(counted, orderEvents);
+    const runs = new Map<string, Promise<void>>();
+    const handle = createEventHandler({
+      store: here,
+      logger: createLogger("order-test", "silent"),
+      groupId: "order-test-run",
+      onChanged: () => {},
+      sagaRun: (id) => runs.get(id),
+    });
+    const deferred = () => {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      return { promise, resolve };
+    };
+
+    // The run saves the charge while the event waits for it.
+    const savedId = await placed();
+    const known = (await here.claim(savedId, 30_000))!;
+    const reservedOrder = (await here.applyStored(savedId, reserved, { known }))!;
+    const run = deferred();
+    runs.set(savedId, run.promise);
+    let handled = false;
+    const handling = handle({ envelope: paymentSucceeded(savedId, "p-run") }).then(() => {
+      handled = true;
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(handled, false, "the event waits for the run");
+    await here.applyStored(savedId, (o) => paid(o, "p-run"), { known: reservedOrder });
+    queries = 0;
+    run.resolve();
+    await handling;
+    assert.equal(queries, 0, "the run recorded the charge: the event costs no query");
+
+    // The run ends without saving the charge: the event marks the order paid itself.
+    const unsavedId = await placed();
+    await here.apply(unsavedId, reserved);
+    const failed = deferred();
+    runs.set(unsavedId, failed.promise);
+    const pending = handle({ envelope: paymentSucceeded(unsavedId, "p-unsaved") });
+    failed.resolve();
+    await pending;
+    const marked = (await store.get(unsavedId))!;
+    assert.equal(marked.order.status, "PAID");
+    assert.equal(marked.order.payment?.paymentId, "p-unsaved");
+
+    // A run that does not end in time is not waited for beyond the bound.
+    const stuckId = await placed();
+    await here.apply(stuckId, reserved);
+    runs.set(stuckId, new Promise<void>(() => {}));
+    await handle({ envelope: paymentSucceeded(stuckId, "p-stuck") });
+    assert.equal((await store.get(stuckId))!.order.status, "PAID");
+  });
 });

@@ -37,6 +37,8 @@ export interface Admission {
 export interface SagaWorker {
   /** Advances an order now (after PlaceOrder, CancelOrder or an event), if nobody else holds it. */
   kick(orderId: string): void;
+  /** The run this worker has in hand for the order (settles when it ends), if any. */
+  running(orderId: string): Promise<void> | undefined;
   /**
    * Takes a slot for an order about to be inserted, which then needs no claim: it is inserted
    * already leased to this worker and handed over as written. Undefined when every slot is
@@ -277,6 +279,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         })
         .catch((err) => logger.warn({ err, orderId }, "could not claim order; the sweeper will"));
     },
+    running: (orderId) => inFlight.get(orderId),
     admit() {
       if (stopping || busy() >= options.concurrency) {
         backlog = true;
