@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampMs } from "@bufbuild/protobuf/wkt";
 import { ReservationStatus } from "@shopmesh/gen/shopmesh/inventory/v1/inventory_pb.js";
 import {
   CancellationReason,
@@ -206,6 +206,21 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     assert.equal(peers.calls.filter((c) => c === `commit:${apart!.id}`).length, 2);
     assert.equal(peers.reservations.get(apart!.id)?.status, ReservationStatus.COMMITTED);
     assert.equal(peers.payments().filter((p) => p.orderId === apart!.id).length, 1);
+  });
+
+  test("a status entry carries the time its step answered, not the time it was asked", async () => {
+    const v = peers.addVariant({ priceMinor: 800 });
+    peers.switches.commitDelayMs = 400;
+    try {
+      const { order: placed } = await client.placeOrder(request(v.id), as.alice);
+      const shipped = await until(placed!.id, "SHIPPED", (o) => o.status === OrderStatus.SHIPPED);
+      const at = (s: OrderStatus) =>
+        timestampMs(shipped.statusHistory.find((h) => h.status === s)!.at!);
+      const commitTook = at(OrderStatus.CONFIRMED) - at(OrderStatus.PAID);
+      assert.ok(commitTook >= 400, `CONFIRMED stamped ${commitTook} ms after PAID`);
+    } finally {
+      peers.switches.commitDelayMs = 0;
+    }
   });
 
   test("a declined payment releases the reservation and cancels with PAYMENT_DECLINED", async () => {

@@ -92,6 +92,8 @@ export async function startFakePeers() {
     shippingDown: false,
     /** How many of the next CommitReservation calls answer UNAVAILABLE. */
     commitsFailing: 0,
+    /** How long each CommitReservation takes to answer. */
+    commitDelayMs: 0,
   };
 
   const payment = (id: string) => {
@@ -219,8 +221,9 @@ export async function startFakePeers() {
         }
         return { reservation: reservationMessage(req.orderId) };
       },
-      commitReservation: (req: { orderId: string }) => {
+      commitReservation: async (req: { orderId: string }) => {
         calls.push(`commit:${req.orderId}`);
+        if (switches.commitDelayMs > 0) await sleep(switches.commitDelayMs);
         if (switches.commitsFailing > 0) {
           switches.commitsFailing--;
           throw new UnavailableError("inventory is down");

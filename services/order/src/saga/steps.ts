@@ -150,18 +150,22 @@ export async function runStep(
   c: SagaClients,
 ): Promise<Change> {
   const { order } = input;
-  const at = new Date();
+  // A status entry carries the time the step's answer came (`at` after each call), not the
+  // time it was asked.
   switch (kind) {
     case "wait":
       return (o) => ({ order: o, events: [] });
-    case "time_out":
+    case "time_out": {
+      const at = new Date();
       return (o) => saga.timeOutStep(o, at);
+    }
     case "reserve_stock": {
       const { reservation } = await c.inventory.reserveStock({
         orderId: order.id,
         lines: order.items.map((i) => ({ variantId: i.variantId, quantity: i.quantity })),
         ttl: { seconds: BigInt(input.reservationTtlSeconds) },
       });
+      const at = new Date();
       const status = reservation?.status;
       if (status === ReservationStatus.REJECTED) {
         const detail = (reservation?.shortages ?? [])
@@ -182,6 +186,7 @@ export async function runStep(
     }
     case "charge": {
       if (!input.paymentToken) {
+        const at = new Date();
         return (o) =>
           saga.markPaymentDeclined(o, {
             payment: {
@@ -204,12 +209,12 @@ export async function runStep(
           description: `shopmesh order ${order.id}`,
         });
         if (!payment) throw new Error("Charge answered without a payment");
-        return fromPayment(payment, order, at);
+        return fromPayment(payment, order, new Date());
       } catch (err) {
         // Already charged under another key: adopt that payment rather than charge again.
         if (isCode(err, Code.FAILED_PRECONDITION)) {
           const { payment } = await c.payment.getPaymentByOrder({ orderId: order.id });
-          if (payment) return fromPayment(payment, order, at);
+          if (payment) return fromPayment(payment, order, new Date());
         }
         throw err;
       }
@@ -217,9 +222,11 @@ export async function runStep(
     case "commit_stock":
       try {
         await c.inventory.commitReservation({ orderId: order.id });
+        const at = new Date();
         return (o) => saga.markConfirmed(o, { at });
       } catch (err) {
         if (!isCode(err, Code.FAILED_PRECONDITION)) throw err;
+        const at = new Date();
         return (o) =>
           saga.markReservationLost(o, {
             detail: "reservation expired before it was committed",
@@ -242,6 +249,7 @@ export async function runStep(
       });
       if (!shipment) throw new Error("CreateShipment answered without a shipment");
       const summary = shipmentSummary(shipment);
+      const at = new Date();
       return (o) => saga.markShipped(o, { shipment: summary, at });
     }
     case "release_stock":
@@ -282,6 +290,7 @@ export async function runStep(
         }
         const total =
           payment?.status === PaymentStatus.REFUNDED ? order.payment!.amount.amountMinor : refunded;
+        const at = new Date();
         return (o) => saga.markRefunded(o, { refundedTotalMinor: total, at });
       } catch (err) {
         if (!isCode(err, Code.FAILED_PRECONDITION)) throw err;
@@ -289,6 +298,7 @@ export async function runStep(
         const { payment } = await c.payment.getPayment({ paymentId });
         if (payment?.status !== PaymentStatus.REFUNDED) throw err;
         const refunded = Number(payment.refundedAmount?.amountMinor ?? 0n);
+        const at = new Date();
         return (o) => saga.markRefunded(o, { refundedTotalMinor: refunded, at });
       }
     }
@@ -298,7 +308,7 @@ export async function runStep(
         if (!payment) return saga.markLateChargeChecked;
         if (payment.status === PaymentStatus.PENDING && input.attempts >= 20)
           return saga.markLateChargeChecked;
-        const change = fromPayment(payment, order, at);
+        const change = fromPayment(payment, order, new Date());
         return (o) => {
           const applied = change(o);
           return { order: saga.markLateChargeChecked(applied.order).order, events: applied.events };
