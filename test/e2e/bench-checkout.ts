@@ -4,6 +4,8 @@
  * numbers are about the saga, not about pricing). Reports checkouts per second (orders
  * CONFIRMED per second of wall time) and p50/p99 of PlaceOrder -> CONFIRMED, taken from the
  * orders' own status history.
+ * Under each level's row: p50/p99 of each step (PENDING -> STOCK_RESERVED, -> PAID,
+ * -> CONFIRMED), from the same history.
  *
  * The load is a closed loop, as real shoppers behave: each shopper places an order, waits until
  * that order is CONFIRMED (or CANCELLED), then places the next, for BENCH_SECONDS per level
@@ -226,6 +228,22 @@ async function main() {
       const row = `${String(shoppers).padStart(3)} shoppers | ${String(ids.length).padStart(4)} orders | ${(lat.length / seconds).toFixed(1).padStart(6)} checkouts/s | p50 ${percentile(sorted, 50).toFixed(0).padStart(5)} ms | p99 ${percentile(sorted, 99).toFixed(0).padStart(5)} ms | ${ids.length - lat.length} not confirmed`;
       console.log(row);
       rows.push(row);
+      // Where the time goes: each step's share, from the previous status entry to its own.
+      const { rows: steps } = await db.query<{ status: string; p50: number; p99: number }>(
+        `SELECT status, percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) AS p50,
+                percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) AS p99
+         FROM (SELECT status, EXTRACT(EPOCH FROM (at - lag(at) OVER w)) * 1000 AS ms
+               FROM order_status_history WHERE order_id = ANY($1::uuid[])
+               WINDOW w AS (PARTITION BY order_id ORDER BY id)) s
+         WHERE ms IS NOT NULL AND status IN ('STOCK_RESERVED', 'PAID', 'CONFIRMED')
+         GROUP BY status`,
+        [ids],
+      );
+      const detail = ["STOCK_RESERVED", "PAID", "CONFIRMED"]
+        .map((status) => steps.find((r) => r.status === status))
+        .filter((r) => r !== undefined)
+        .map((r) => `${r.status} ${Number(r.p50).toFixed(0)}/${Number(r.p99).toFixed(0)} ms`);
+      console.log(`      step p50/p99 from the status before: ${detail.join(", ")}`);
     }
     await watcher.stop();
     await db.end();
