@@ -106,6 +106,27 @@ const paymentSucceeded = (orderId: string, paymentId: string) =>
     }).envelope,
   );
 
+/** An order store over `db` that counts the queries it sends. */
+function countingStore() {
+  let count = 0;
+  const counted = db.withPlugin({
+    transformQuery: (args) => {
+      count++;
+      return args.node;
+    },
+    transformResult: async (args) => args.result,
+  });
+  return {
+    store: createOrderStore(counted, orderEvents),
+    queries: {
+      count: () => count,
+      reset: () => {
+        count = 0;
+      },
+    },
+  };
+}
+
 const outboxTypes = async (orderId: string) =>
   (
     await db
@@ -234,15 +255,7 @@ describe("order store", { timeout: 30_000 }, () => {
 
   test("payment.successful for an order this process saw charged is acknowledged without a query; another replica reads it and changes nothing; an uncharged order is marked paid", async () => {
     // This process's store, counting its queries, and another replica's, which saw nothing.
-    let queries = 0;
-    const counted = db.withPlugin({
-      transformQuery: (args) => {
-        queries++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
-    const here = createOrderStore(counted, orderEvents);
+    const { store: here, queries } = countingStore();
     const there = createOrderStore(db, orderEvents);
     const handler = (store: OrderStore) =>
       createEventHandler({
@@ -258,9 +271,9 @@ describe("order store", { timeout: 30_000 }, () => {
     await here.applyStored(chargedId, (o) => paid(o, "p-charged"), { known: reservedOrder });
     const before = (await store.get(chargedId))!;
 
-    queries = 0;
+    queries.reset();
     await handler(here)({ envelope: paymentSucceeded(chargedId, "p-charged") });
-    assert.equal(queries, 0, "no read for an order this process saved charged");
+    assert.equal(queries.count(), 0, "no read for an order this process saved charged");
     await handler(there)({ envelope: paymentSucceeded(chargedId, "p-charged") });
     const after = (await store.get(chargedId))!;
     assert.equal(after.rowVersion, before.rowVersion, "the other replica wrote nothing");
@@ -278,15 +291,7 @@ describe("order store", { timeout: 30_000 }, () => {
   });
 
   test("payment.successful for an order whose saga run is in hand here waits for the run: no query when the run saved the charge, marked paid when it did not", async () => {
-    let queries = 0;
-    const counted = db.withPlugin({
-      transformQuery: (args) => {
-        queries++;
-        return args.node;
-      },
-      transformResult: async (args) => args.result,
-    });
-    const here = createOrderStore(counted, orderEvents);
+    const { store: here, queries } = countingStore();
     const runs = new Map<string, Promise<void>>();
     const handle = createEventHandler({
       store: here,
@@ -316,10 +321,10 @@ describe("order store", { timeout: 30_000 }, () => {
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(handled, false, "the event waits for the run");
     await here.applyStored(savedId, (o) => paid(o, "p-run"), { known: reservedOrder });
-    queries = 0;
+    queries.reset();
     run.resolve();
     await handling;
-    assert.equal(queries, 0, "the run recorded the charge: the event costs no query");
+    assert.equal(queries.count(), 0, "the run recorded the charge: the event costs no query");
 
     // The run ends without saving the charge: the event marks the order paid itself.
     const unsavedId = await placed();

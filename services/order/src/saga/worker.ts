@@ -139,13 +139,13 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
    * the step's change is saved alone and the next step is tried again as usual.
    */
   async function withNextStep(stored: StoredOrder, change: Change): Promise<Change> {
-    const after = change(stored.order).order;
-    const next = nextStepKind(after);
-    if (LOCAL_STEPS.has(next) || BEFORE_CALL[next]) return change;
     try {
+      const after = change(stored.order).order;
+      const next = nextStepKind(after);
+      if (LOCAL_STEPS.has(next) || BEFORE_CALL[next]) return change;
       return compose(change, await runStep(next, stepInput(stored, after, 0), clients));
     } catch (err) {
-      logger.debug({ err, orderId: after.id, step: next }, "saga step run ahead failed");
+      logger.debug({ err, orderId: stored.order.id }, "saga step run ahead failed");
       return change;
     }
   }
