@@ -45,13 +45,6 @@ export interface ConsumerOptions {
   /** How long a partition stays paused after its attempts ran out (default 30 s). */
   pauseMs?: number;
   sessionTimeoutMs?: number;
-  /**
-   * Handled offsets are committed after a batch once this long has passed since the last
-   * commit (default 1 s; 0: after every batch), and by `stop()`. A commit is a broker round
-   * trip, and with one per fetched batch the commits outnumbered the events. A crash
-   * redelivers what was not committed yet, as it always could; handlers are idempotent.
-   */
-  commitIntervalMs?: number;
   registry?: Registry;
 }
 
@@ -113,7 +106,6 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const firstDelay = options.retryDelayMs ?? 100;
   const maxDelay = options.maxRetryDelayMs ?? 5_000;
   const pauseMs = options.pauseMs ?? 30_000;
-  const commitIntervalMs = options.commitIntervalMs ?? 1_000;
   const resumeTimers = new Set<NodeJS.Timeout>();
   let stopped = false;
   let consumer: Consumer | undefined;
@@ -207,37 +199,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     resumeTimers.add(timer);
   };
 
-  // Batches being handled, and the commit of what the newest one's member has resolved and
-  // not committed yet: stop() waits for the first, then runs the second.
-  const inHand = new Set<Promise<void>>();
-  let commitResolved: (() => Promise<void>) | undefined;
-  let lastCommit = Date.now();
-
-  /**
-   * Commits through the batch's own member, and only while it runs: a member that crashed has
-   * been disconnected, and a request through it would open a connection nobody closes.
-   */
-  const committer = (payload: EachBatchPayload) => async () => {
-    if (!payload.isRunning()) return;
-    lastCommit = Date.now();
-    await payload
-      .commitOffsetsIfNecessary(payload.uncommittedOffsets())
-      .catch((err: unknown) =>
-        logger.warn({ err, groupId }, "offset commit failed; the next one carries it"),
-      );
-  };
-
   const eachBatch = async (payload: EachBatchPayload) => {
-    const commit = committer(payload);
-    commitResolved = commit;
-    if (stopped) return;
-    const handling = handleBatch(payload).finally(() => inHand.delete(handling));
-    inHand.add(handling);
-    await handling;
-    if (!stopped && Date.now() - lastCommit >= commitIntervalMs) await commit();
-  };
-
-  const handleBatch = async (payload: EachBatchPayload) => {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (options.batchHandler) {
       const events = batch.messages.flatMap((m) => decode(batch.topic, batch.partition, m) ?? []);
@@ -286,9 +248,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     });
     await member.run({
       eachBatchAutoResolve: false,
-      // The wrapper commits (commitIntervalMs): with autoCommit, kafkajs 2.2 commits after
-      // every batch whatever its autoCommitInterval.
-      autoCommit: false,
+      autoCommit: true,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatch,
     });
@@ -319,9 +279,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       clearTimeout(relaunch);
       for (const timer of resumeTimers) clearTimeout(timer);
       metrics.paused.dec({ group: groupId }, resumeTimers.size);
-      // The batches in hand finish (no new one starts), then what they resolved is committed.
-      await Promise.allSettled(inHand);
-      await commitResolved?.();
+      // stop() waits for the batch in hand; kafkajs commits the resolved offsets after it.
       await consumer?.stop();
       await consumer?.disconnect();
       logger.info({ groupId }, "consumer stopped");

@@ -73,12 +73,7 @@ async function consume(
   topic: string,
   groupId: string,
   handler: (event: ConsumedEvent) => Promise<void>,
-  extra: {
-    attempts?: number;
-    pauseMs?: number;
-    eventTypes?: string[];
-    commitIntervalMs?: number;
-  } = {},
+  extra: { attempts?: number; pauseMs?: number; eventTypes?: string[] } = {},
 ): Promise<RunningConsumer> {
   const consumer = await startConsumer({
     kafka,
@@ -248,32 +243,6 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
 
     assert.deepEqual(first, [1]);
     assert.deepEqual(second, [2, 3]);
-  });
-
-  test("stop() commits what was handled though the commit interval has not come round: the next member starts after it", async () => {
-    const topic = await newTopic(2);
-    const groupId = uniqueName("g");
-    await publish(
-      topic,
-      [1, 2, 3, 4].map((n) => ({ aggregateId: `a${n % 2}`, n })),
-    );
-    const first: number[] = [];
-    const member = await consume(topic, groupId, async (e) => void first.push(nOf(e)), {
-      commitIntervalMs: 600_000,
-    });
-    await waitFor("every event handled", () => first.length === 4, 30_000);
-    await member.stop();
-
-    await publish(topic, [{ aggregateId: "a1", n: 5 }]);
-    const second: number[] = [];
-    await consume(topic, groupId, async (e) => void second.push(nOf(e)), {
-      commitIntervalMs: 600_000,
-    });
-    await waitFor("the new event", () => second.length >= 1, 30_000);
-    await sleep(500);
-
-    assert.deepEqual(first.sort(), [1, 2, 3, 4]);
-    assert.deepEqual(second, [5], "nothing the first member handled is redelivered");
   });
 
   test("skips a record that is not an event envelope instead of stalling on it", async () => {
