@@ -39,6 +39,8 @@ const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,64").split(",").map(Number);
 const LEVEL_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
 const POLL_MS = 10;
 const SETTLE_TIMEOUT_MS = 120_000;
+/** The statuses an order passes through to CONFIRMED, whose steps are reported one by one. */
+const STEPS = ["STOCK_RESERVED", "PAID", "CONFIRMED"];
 
 /**
  * Tells shoppers when their order settled. One shared poller reads the order database's status
@@ -235,12 +237,11 @@ async function main() {
          FROM (SELECT status, EXTRACT(EPOCH FROM (at - lag(at) OVER w)) * 1000 AS ms
                FROM order_status_history WHERE order_id = ANY($1::uuid[])
                WINDOW w AS (PARTITION BY order_id ORDER BY id)) s
-         WHERE ms IS NOT NULL AND status IN ('STOCK_RESERVED', 'PAID', 'CONFIRMED')
+         WHERE ms IS NOT NULL AND status = ANY($2::text[])
          GROUP BY status`,
-        [ids],
+        [ids, STEPS],
       );
-      const detail = ["STOCK_RESERVED", "PAID", "CONFIRMED"]
-        .map((status) => steps.find((r) => r.status === status))
+      const detail = STEPS.map((status) => steps.find((r) => r.status === status))
         .filter((r) => r !== undefined)
         .map((r) => `${r.status} ${Number(r.p50).toFixed(0)}/${Number(r.p99).toFixed(0)} ms`);
       console.log(`      step p50/p99 from the status before: ${detail.join(", ")}`);

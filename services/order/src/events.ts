@@ -301,11 +301,11 @@ export function createEventHandler(
   return async ({ envelope }) => {
     const effect = effectOf(envelope);
     if (!effect) return;
-    if (effect.charge && !store.chargeRecorded(effect.orderId)) {
-      const run = deps.sagaRun?.(effect.orderId);
+    if (effect.charge) {
+      const run = store.chargeRecorded(effect.orderId) ? undefined : deps.sagaRun?.(effect.orderId);
       if (run) await Promise.race([run, sleep(SAGA_RUN_WAIT_MS, undefined, { ref: false })]);
+      if (store.chargeRecorded(effect.orderId)) return;
     }
-    if (effect.charge && store.chargeRecorded(effect.orderId)) return;
     try {
       const changed = await store.applyEvent(
         effect.orderId,
