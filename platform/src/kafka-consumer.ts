@@ -2,7 +2,7 @@ import { context } from "@opentelemetry/api";
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from "kafkajs";
 import { Counter, Gauge, type Registry, register } from "prom-client";
 import { decodeEnvelope, EVENT_HEADERS, type EventEnvelope } from "./event-envelope.ts";
-import { headersToStrings } from "./kafka.ts";
+import { headersToStrings, ownConnections } from "./kafka.ts";
 import { type Logger, requestContext } from "./logger.ts";
 import { contextFromTraceparent } from "./telemetry.ts";
 
@@ -45,6 +45,13 @@ export interface ConsumerOptions {
   /** How long a partition stays paused after its attempts ran out (default 30 s). */
   pauseMs?: number;
   sessionTimeoutMs?: number;
+  /**
+   * Handled offsets are committed after a batch once this long has passed since the last
+   * commit (default 1 s; 0: after every batch), and by `stop()`. A commit is a broker round
+   * trip, and with one per fetched batch the commits outnumbered the events. A crash
+   * redelivers what was not committed yet, as it always could; handlers are idempotent.
+   */
+  commitIntervalMs?: number;
   registry?: Registry;
 }
 
@@ -100,12 +107,15 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   if (!options.handler === !options.batchHandler) {
     throw new Error("startConsumer needs exactly one of handler and batchHandler");
   }
-  const { kafka, groupId, logger } = options;
+  const { groupId, logger } = options;
+  // Its own connections, so that stop() can close every one of them (see ownConnections).
+  const { kafka, closeAll } = ownConnections(options.kafka);
   const metrics = consumerMetrics(options.registry ?? register);
   const attempts = options.attempts ?? 5;
   const firstDelay = options.retryDelayMs ?? 100;
   const maxDelay = options.maxRetryDelayMs ?? 5_000;
   const pauseMs = options.pauseMs ?? 30_000;
+  const commitIntervalMs = options.commitIntervalMs ?? 1_000;
   const resumeTimers = new Set<NodeJS.Timeout>();
   let stopped = false;
   let consumer: Consumer | undefined;
@@ -199,7 +209,37 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     resumeTimers.add(timer);
   };
 
+  // Batches being handled, and the commit of what the newest one's member has resolved and
+  // not committed yet: stop() waits for the first, then runs the second.
+  const inHand = new Set<Promise<void>>();
+  let commitResolved: (() => Promise<void>) | undefined;
+  let lastCommit = Date.now();
+
+  /**
+   * Commits through the batch's own member, and only while it runs: a member that crashed has
+   * been disconnected, and a request through it would open a connection nobody closes.
+   */
+  const committer = (payload: EachBatchPayload) => async () => {
+    if (!payload.isRunning()) return;
+    lastCommit = Date.now();
+    await payload
+      .commitOffsetsIfNecessary(payload.uncommittedOffsets())
+      .catch((err: unknown) =>
+        logger.warn({ err, groupId }, "offset commit failed; the next one carries it"),
+      );
+  };
+
   const eachBatch = async (payload: EachBatchPayload) => {
+    const commit = committer(payload);
+    commitResolved = commit;
+    if (stopped) return;
+    const handling = handleBatch(payload).finally(() => inHand.delete(handling));
+    inHand.add(handling);
+    await handling;
+    if (!stopped && Date.now() - lastCommit >= commitIntervalMs) await commit();
+  };
+
+  const handleBatch = async (payload: EachBatchPayload) => {
     const { batch, resolveOffset, heartbeat, isRunning, isStale } = payload;
     if (options.batchHandler) {
       const events = batch.messages.flatMap((m) => decode(batch.topic, batch.partition, m) ?? []);
@@ -248,7 +288,9 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     });
     await member.run({
       eachBatchAutoResolve: false,
-      autoCommit: true,
+      // The wrapper commits (commitIntervalMs): with autoCommit, kafkajs 2.2 commits after
+      // every batch whatever its autoCommitInterval.
+      autoCommit: false,
       partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
       eachBatch,
     });
@@ -269,7 +311,13 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     );
   };
 
-  await launch();
+  try {
+    await launch();
+  } catch (err) {
+    await consumer?.disconnect().catch(() => {});
+    closeAll();
+    throw err;
+  }
   logger.info({ groupId, topics: options.topics }, "consumer started");
 
   return {
@@ -279,9 +327,12 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       clearTimeout(relaunch);
       for (const timer of resumeTimers) clearTimeout(timer);
       metrics.paused.dec({ group: groupId }, resumeTimers.size);
-      // stop() waits for the batch in hand; kafkajs commits the resolved offsets after it.
+      // The batches in hand finish (no new one starts), then what they resolved is committed.
+      await Promise.allSettled(inHand);
+      await commitResolved?.();
       await consumer?.stop();
       await consumer?.disconnect();
+      closeAll();
       logger.info({ groupId }, "consumer stopped");
     },
   };

@@ -1,8 +1,11 @@
+import net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import tls from "node:tls";
 import {
   type Admin,
   CompressionTypes,
   type IHeaders,
+  type ISocketFactory,
   Kafka,
   type KafkaConfig,
   logLevel,
@@ -70,7 +73,56 @@ export function createKafka(options: KafkaOptions): Kafka {
         if (method !== "silent") logger[method]({ kafkajs: namespace, ...fields }, message);
       },
   };
-  return new Kafka(config);
+  const kafka = new Kafka(config);
+  settings.set(kafka, config);
+  return kafka;
+}
+
+/** The settings of each client `createKafka` made, so `ownConnections` can make one alike. */
+const settings = new WeakMap<Kafka, KafkaConfig>();
+
+/** A client of one's own whose every connection `closeAll()` ends. */
+export interface OwnedKafka {
+  kafka: Kafka;
+  /** Destroys the sockets still open; call after the client's users disconnected. */
+  closeAll(): void;
+}
+
+/**
+ * A client with `kafka`'s settings (it must come from `createKafka`) that keeps hold of its
+ * sockets. Why: a kafkajs 2.2 consumer group keeps its group coordinator's Broker across a
+ * broker restart, outside the pool that `disconnect()` closes, and its next request (a
+ * heartbeat, the LeaveGroup of a stop) reconnects it: without `closeAll` that socket outlives
+ * the consumer and keeps the process alive.
+ */
+export function ownConnections(kafka: Kafka): OwnedKafka {
+  const config = settings.get(kafka);
+  if (!config) throw new Error("ownConnections needs a client made by createKafka");
+  const sockets = new Set<net.Socket>();
+  // kafkajs' own socket factory, plus the bookkeeping.
+  const socketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    const socket = ssl
+      ? tls.connect(
+          { host, port, ...(net.isIP(host) ? {} : { servername: host }), ...ssl },
+          onConnect,
+        )
+      : net.connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    return socket;
+  };
+  return {
+    kafka: new Kafka({ ...config, socketFactory }),
+    closeAll() {
+      for (const socket of sockets) {
+        socket.destroy();
+        // What a broker's close would signal: kafkajs then ends the connection's bookkeeping
+        // (its request-timeout interval would otherwise keep the process alive).
+        socket.emit("end");
+      }
+    },
+  };
 }
 
 /** Options of `createIdempotentProducer`. */

@@ -10,11 +10,13 @@ import {
   createIdempotentProducer,
   createKafka,
   ensureTopics,
+  ownConnections,
   SEND_OPTIONS,
   toKafkaMessage,
 } from "../src/kafka.ts";
 import { type ConsumedEvent, type RunningConsumer, startConsumer } from "../src/kafka-consumer.ts";
 import { requestContext } from "../src/logger.ts";
+import { kafkaSocketsOpen } from "./fixtures/kafka-sockets.ts";
 import { sleep, uniqueName, waitFor } from "./fixtures/outbox/support.ts";
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
@@ -73,7 +75,12 @@ async function consume(
   topic: string,
   groupId: string,
   handler: (event: ConsumedEvent) => Promise<void>,
-  extra: { attempts?: number; pauseMs?: number; eventTypes?: string[] } = {},
+  extra: {
+    attempts?: number;
+    pauseMs?: number;
+    eventTypes?: string[];
+    commitIntervalMs?: number;
+  } = {},
 ): Promise<RunningConsumer> {
   const consumer = await startConsumer({
     kafka,
@@ -243,6 +250,47 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
 
     assert.deepEqual(first, [1]);
     assert.deepEqual(second, [2, 3]);
+  });
+
+  test("stop() commits what was handled though the commit interval has not come round: the next member starts after it", async () => {
+    const topic = await newTopic(2);
+    const groupId = uniqueName("g");
+    await publish(
+      topic,
+      [1, 2, 3, 4].map((n) => ({ aggregateId: `a${n % 2}`, n })),
+    );
+    const first: number[] = [];
+    const member = await consume(topic, groupId, async (e) => void first.push(nOf(e)), {
+      commitIntervalMs: 600_000,
+    });
+    await waitFor("every event handled", () => first.length === 4, 30_000);
+    await member.stop();
+
+    await publish(topic, [{ aggregateId: "a1", n: 5 }]);
+    const second: number[] = [];
+    await consume(topic, groupId, async (e) => void second.push(nOf(e)), {
+      commitIntervalMs: 600_000,
+    });
+    await waitFor("the new event", () => second.length >= 1, 30_000);
+    await sleep(500);
+
+    assert.deepEqual(first.sort(), [1, 2, 3, 4]);
+    assert.deepEqual(second, [5], "nothing the first member handled is redelivered");
+  });
+
+  test("ownConnections: closeAll() ends the connections a user of the client left open", async () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const before = { sockets: kafkaSocketsOpen(), timers: timers() };
+    const owned = ownConnections(kafka);
+    const admin = owned.kafka.admin();
+    await admin.connect();
+    await admin.listTopics();
+    assert.ok(kafkaSocketsOpen() > before.sockets, "the admin holds a connection of its own");
+    owned.closeAll(); // without admin.disconnect(), as with a Broker kafkajs lost track of
+    await waitFor("the connections closed", () => kafkaSocketsOpen() === before.sockets, 5_000);
+    // kafkajs' per-connection timer is gone too: nothing of the client keeps the process alive.
+    await waitFor("the client's timers cleared", () => timers() === before.timers, 5_000);
+    assert.throws(() => ownConnections({} as Kafka), /createKafka/);
   });
 
   test("skips a record that is not an event envelope instead of stalling on it", async () => {

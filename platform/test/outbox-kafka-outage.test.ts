@@ -3,6 +3,7 @@ import { execFile } from "node:child_process";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { kafkaSocketsOpen } from "./fixtures/kafka-sockets.ts";
 import { expectEveryEventDelivered } from "./fixtures/outbox/e2e-assertions.ts";
 import { createScenario } from "./fixtures/outbox/e2e-harness.ts";
 import { spawnRelay } from "./fixtures/outbox/relay-child.ts";
@@ -66,5 +67,8 @@ describe("outbox under a Kafka outage", { timeout: 300_000 }, () => {
       await relay.kill("SIGTERM");
       await scenario.cleanup();
     }
+    // The consumer lived through the broker restart; once stopped it must hold no connection,
+    // or this process would never exit.
+    await waitFor("no connection to Kafka left open", () => kafkaSocketsOpen() === 0, 2_000);
   });
 });
