@@ -237,20 +237,24 @@ export async function findPaymentForOrder(db: Db, orderId: string): Promise<Paym
   return row && toPayment(row);
 }
 
+/** The reconciler's query: PENDING payments last touched before `olderThan`, oldest first. */
+export function stalePendingPaymentsQuery(db: Db, olderThan: Date, limit: number) {
+  return db
+    .selectFrom("payments")
+    .selectAll()
+    .where("status", "=", "PENDING")
+    .where("updated_at", "<", olderThan)
+    .orderBy("updated_at")
+    .limit(limit);
+}
+
 /** Pending payments older than `olderThan`, for the reconciler. */
 export async function listStalePendingPayments(
   db: Db,
   olderThan: Date,
   limit: number,
 ): Promise<Payment[]> {
-  const rows = await db
-    .selectFrom("payments")
-    .selectAll()
-    .where("status", "=", "PENDING")
-    .where("updated_at", "<", olderThan)
-    .orderBy("updated_at")
-    .limit(limit)
-    .execute();
+  const rows = await stalePendingPaymentsQuery(db, olderThan, limit).execute();
   return rows.map(toPayment);
 }
 
