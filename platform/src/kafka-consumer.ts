@@ -48,8 +48,8 @@ export interface ConsumerOptions {
   /**
    * Handled offsets are committed after a batch once this long has passed since the last
    * commit (default 1 s; 0: after every batch), and by `stop()`. A commit is a broker round
-   * trip, and with one per fetched batch the commits outnumbered the events. A crash
-   * redelivers what was not committed yet, as it always could; handlers are idempotent.
+   * trip, and with one per fetched batch the commits outnumbered the events. A crash, or a
+   * rebalance that moves the partition, redelivers up to that much; handlers are idempotent.
    */
   commitIntervalMs?: number;
   registry?: Registry;
@@ -214,10 +214,11 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
   const inHand = new Set<Promise<void>>();
   let commitResolved: (() => Promise<void>) | undefined;
   let lastCommit = Date.now();
+  let commitTimer: NodeJS.Timeout | undefined;
 
   /**
    * Commits through the batch's own member, and only while it runs: a member that crashed has
-   * been disconnected, and a request through it would open a connection nobody closes.
+   * been disconnected and its group generation is gone.
    */
   const committer = (payload: EachBatchPayload) => async () => {
     if (!payload.isRunning()) return;
@@ -229,14 +230,27 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       );
   };
 
+  /**
+   * Commits now if the interval has passed since the last commit, else once it has (a timer,
+   * so that the last events before a quiet spell are committed too, and the group's lag a
+   * monitor reads drops to zero).
+   */
+  const commitSoon = async () => {
+    const wait = lastCommit + commitIntervalMs - Date.now();
+    if (wait <= 0) return commitResolved?.();
+    commitTimer ??= setTimeout(() => {
+      commitTimer = undefined;
+      if (!stopped) void commitResolved?.();
+    }, wait).unref();
+  };
+
   const eachBatch = async (payload: EachBatchPayload) => {
-    const commit = committer(payload);
-    commitResolved = commit;
+    commitResolved = committer(payload);
     if (stopped) return;
     const handling = handleBatch(payload).finally(() => inHand.delete(handling));
     inHand.add(handling);
     await handling;
-    if (!stopped && Date.now() - lastCommit >= commitIntervalMs) await commit();
+    if (!stopped) await commitSoon();
   };
 
   const handleBatch = async (payload: EachBatchPayload) => {
@@ -325,6 +339,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
       if (stopped) return;
       stopped = true;
       clearTimeout(relaunch);
+      clearTimeout(commitTimer);
       for (const timer of resumeTimers) clearTimeout(timer);
       metrics.paused.dec({ group: groupId }, resumeTimers.size);
       // The batches in hand finish (no new one starts), then what they resolved is committed.
