@@ -5,7 +5,8 @@
  * CONFIRMED per second of wall time) and p50/p99 of PlaceOrder -> CONFIRMED, taken from the
  * orders' own status history.
  * Under each level's row: p50/p99 of each step (PENDING -> STOCK_RESERVED, -> PAID,
- * -> CONFIRMED), from the same history.
+ * -> CONFIRMED), from the same history, and (on Linux) the CPU time each process spent per
+ * order during the level: the services, this process, Postgres and Kafka.
  *
  * The load is a closed loop, as real shoppers behave: each shopper places an order, waits until
  * that order is CONFIRMED (or CANCELLED), then places the next, for BENCH_SECONDS per level
@@ -15,6 +16,7 @@
  * one level only.
  */
 import { randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   AdjustmentReason,
@@ -41,6 +43,8 @@ const POLL_MS = 10;
 const SETTLE_TIMEOUT_MS = 120_000;
 /** The statuses an order passes through to CONFIRMED, whose steps are reported one by one. */
 const STEPS = ["STOCK_RESERVED", "PAID", "CONFIRMED"];
+/** Whose CPU time is reported per order; "bench" is this process (shoppers and stand-ins). */
+const CPU_GROUPS = ["order", "inventory", "payment", "bench", "postgres", "kafka"];
 
 /**
  * Tells shoppers when their order settled. One shared poller reads the order database's status
@@ -91,6 +95,42 @@ function settledWatcher(db: pg.Client) {
   };
 }
 
+/** Linux's USER_HZ: /proc counts CPU time in 1/100 s on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU seconds (user + system) each group of processes has used so far, read from /proc; groups
+ * are told apart by `groupOf(pid, cmdline)`. Undefined where there is no /proc (not Linux).
+ * Why: this machine's speed swings by a quarter from run to run whatever the code, so checkouts/s
+ * alone cannot tell a change from a slow spell; CPU per order, process by process, can.
+ */
+function cpuSeconds(
+  groupOf: (pid: number, cmdline: string) => string | undefined,
+): Map<string, number> | undefined {
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return undefined;
+  }
+  const used = new Map<string, number>();
+  for (const pid of pids) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").replaceAll("\0", " ");
+      const group = groupOf(Number(pid), cmdline);
+      if (!group) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name (which may hold spaces): utime and stime are 12th and 13th.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      used.set(group, (used.get(group) ?? 0) + ticks / TICKS_PER_SECOND);
+    } catch {
+      // The process ended while we read it.
+    }
+  }
+  return used;
+}
+
 const percentile = (sorted: number[], p: number) =>
   sorted.length === 0
     ? Number.NaN
@@ -136,6 +176,13 @@ async function main() {
       DB_POOL_SIZE: "24",
     });
     procs.push(order);
+    const servicePids = new Map(procs.map((p) => [p.child.pid, p.name]));
+    const groupOf = (pid: number, cmdline: string) => {
+      if (pid === process.pid) return "bench";
+      if (cmdline.startsWith("postgres")) return "postgres";
+      if (cmdline.includes("kafka.Kafka")) return "kafka";
+      return servicePids.get(pid);
+    };
     const admin = {
       metadata: {
         authorization: `Bearer ${await tokens.sign({ sub: uuidv7(), roles: ["customer", "admin"] })}`,
@@ -190,6 +237,7 @@ async function main() {
         }),
       );
       const ids: string[] = [];
+      const cpuBefore = cpuSeconds(groupOf);
       const started = Date.now();
       const deadline = started + LEVEL_MS;
       await Promise.all(
@@ -245,6 +293,14 @@ async function main() {
         .filter((r) => r !== undefined)
         .map((r) => `${r.status} ${Number(r.p50).toFixed(0)}/${Number(r.p99).toFixed(0)} ms`);
       console.log(`      step p50/p99 from the status before: ${detail.join(", ")}`);
+      const cpuAfter = cpuSeconds(groupOf);
+      if (cpuBefore && cpuAfter) {
+        const perOrder = CPU_GROUPS.map((g) => {
+          const ms = (((cpuAfter.get(g) ?? 0) - (cpuBefore.get(g) ?? 0)) * 1000) / ids.length;
+          return `${g} ${ms.toFixed(1)}`;
+        });
+        console.log(`      CPU ms per order: ${perOrder.join(", ")}`);
+      }
     }
     await watcher.stop();
     await db.end();
