@@ -51,6 +51,9 @@ const pinoLevel = {
   [logLevel.NOTHING]: "silent",
 } as const;
 
+/** The settings of each client `createKafka` made, so `ownConnections` can make one alike. */
+const settings = new WeakMap<Kafka, KafkaConfig>();
+
 /**
  * Creates the kafkajs client of one service, logging through the service's pino logger (WARN
  * and above: kafkajs' INFO lines narrate every group join).
@@ -77,9 +80,6 @@ export function createKafka(options: KafkaOptions): Kafka {
   settings.set(kafka, config);
   return kafka;
 }
-
-/** The settings of each client `createKafka` made, so `ownConnections` can make one alike. */
-const settings = new WeakMap<Kafka, KafkaConfig>();
 
 /** A client of one's own whose every connection `closeAll()` ends. */
 export interface OwnedKafka {

@@ -98,6 +98,25 @@ async function consume(
   return consumer;
 }
 
+/**
+ * A new two-partition topic holding events 1-4, and a member of a new group (committing every
+ * `commitIntervalMs`) that has handled all four.
+ */
+async function fourHandled(commitIntervalMs: number) {
+  const topic = await newTopic(2);
+  const groupId = uniqueName("g");
+  await publish(
+    topic,
+    [1, 2, 3, 4].map((n) => ({ aggregateId: `a${n % 2}`, n })),
+  );
+  const handled: number[] = [];
+  const member = await consume(topic, groupId, async (e) => void handled.push(nOf(e)), {
+    commitIntervalMs,
+  });
+  await waitFor("every event handled", () => handled.length === 4, 30_000);
+  return { topic, groupId, handled, member };
+}
+
 describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
   test("ensureTopics creates only missing topics, with their partition counts", async () => {
     const topic = await newTopic(4);
@@ -256,17 +275,7 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
   });
 
   test("stop() commits what was handled though the commit interval has not come round: the next member starts after it", async () => {
-    const topic = await newTopic(2);
-    const groupId = uniqueName("g");
-    await publish(
-      topic,
-      [1, 2, 3, 4].map((n) => ({ aggregateId: `a${n % 2}`, n })),
-    );
-    const first: number[] = [];
-    const member = await consume(topic, groupId, async (e) => void first.push(nOf(e)), {
-      commitIntervalMs: 600_000,
-    });
-    await waitFor("every event handled", () => first.length === 4, 30_000);
+    const { topic, groupId, handled: first, member } = await fourHandled(600_000);
     await member.stop();
 
     await publish(topic, [{ aggregateId: "a1", n: 5 }]);
@@ -282,17 +291,7 @@ describe("Kafka consumer wrapper", { timeout: 90_000 }, () => {
   });
 
   test("a member that falls quiet commits what it handled once the interval has passed, without another batch or a stop", async () => {
-    const topic = await newTopic(2);
-    const groupId = uniqueName("g");
-    await publish(
-      topic,
-      [1, 2, 3, 4].map((n) => ({ aggregateId: `a${n % 2}`, n })),
-    );
-    const handled: number[] = [];
-    await consume(topic, groupId, async (e) => void handled.push(nOf(e)), {
-      commitIntervalMs: 500,
-    });
-    await waitFor("every event handled", () => handled.length === 4, 30_000);
+    const { topic, groupId } = await fourHandled(500);
     const admin = kafka.admin();
     await admin.connect();
     try {
