@@ -55,8 +55,8 @@ async function stopAll() {
   for (const r of relays.splice(0)) await r.stop();
 }
 
-async function append(aggregateId: string): Promise<string> {
-  const [appended] = await t.db.transaction().execute((trx) =>
+async function append(aggregateId: string, db = t.db): Promise<string> {
+  const [appended] = await db.transaction().execute((trx) =>
     appendToOutbox(trx, {
       topic,
       aggregateType: "test",
@@ -70,8 +70,8 @@ async function append(aggregateId: string): Promise<string> {
   return appended!.id;
 }
 
-async function rowState(id: string): Promise<"pending" | "published" | "gone"> {
-  const row = await t.db
+async function rowState(id: string, db = t.db): Promise<"pending" | "published" | "gone"> {
+  const row = await db
     .selectFrom("outbox")
     .select("published_at")
     .where("id", "=", id)
@@ -257,6 +257,50 @@ describe("outbox relay", { timeout: 60_000 }, () => {
       await admin.connect();
       await admin.deleteTopics({ topics: [stopTopic] }).catch(() => {});
       await admin.disconnect();
+    }
+  });
+
+  test("still reads the outbox through its indexes once it has grown from empty to 20,000 retained rows in one relay session", async () => {
+    const fresh = await createTestDatabase<PlatformTables>("shopmesh_test_relay_plans");
+    try {
+      // No autovacuum: its ANALYZE would have the relay's statements planned anew.
+      await sql`ALTER TABLE outbox SET (autovacuum_enabled = false)`.execute(fresh.db);
+      const r = relay({ connection: fresh.connection });
+      await waitFor("the relay active", () => r.isActive(), 10_000, 20);
+      const publishOne = async (key: string) => {
+        const id = await append(key, fresh.db);
+        const published = async () => (await rowState(id, fresh.db)) === "published";
+        await waitFor(`${key} published`, published, 5_000, 10);
+      };
+      // With the outbox a page or two, each of the relay's statements runs more than five times:
+      // enough for Postgres to settle on a generic plan if it is allowed to.
+      for (let i = 0; i < 12; i++) await publishOne(`small-${i}`);
+      await sql`
+        INSERT INTO outbox (topic, aggregate_type, aggregate_id, seq, event_id, event_type,
+                            envelope, published_at)
+        SELECT ${topic}, 'test', 'retained-' || g, 1, gen_random_uuid(), 'test.happened',
+               '\\x00'::bytea, now()
+        FROM generate_series(1, 20000) g`.execute(fresh.db);
+      for (let i = 0; i < 6; i++) await publishOne(`large-${i}`);
+      await stopAll();
+
+      // The relay's session flushes its table statistics when it ends.
+      const scanned = async () =>
+        (
+          await sql<{ active: number; seq_tup_read: number }>`
+            SELECT (SELECT count(*) FROM pg_stat_activity
+                    WHERE datname = current_database() AND application_name = 'outbox-relay')::int AS active,
+                   seq_tup_read::int AS seq_tup_read
+            FROM pg_stat_user_tables WHERE relname = 'outbox'`.execute(fresh.db)
+        ).rows[0]!;
+      await waitFor("the relay's session gone", async () => (await scanned()).active === 0, 5_000);
+      const { seq_tup_read } = await scanned();
+      assert.ok(
+        seq_tup_read < 20_000,
+        `the relay's statements read ${seq_tup_read} rows by sequential scans: at least one read the whole outbox`,
+      );
+    } finally {
+      await fresh.drop();
     }
   });
 
