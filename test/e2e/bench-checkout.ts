@@ -10,7 +10,8 @@
  *
  * The load is a closed loop, as real shoppers behave: each shopper places an order, waits until
  * that order is CONFIRMED (or CANCELLED), then places the next, for BENCH_SECONDS per level
- * (default 10; orders placed before the deadline are waited for and counted).
+ * (default 10; orders placed before the deadline are waited for and counted), after a warm-up
+ * (see WARMUP_MS).
  *
  * Run: npm run bench:checkout (brings the infrastructure up itself). BENCH_LEVELS=64 runs
  * one level only.
@@ -39,6 +40,14 @@ import {
 
 const LEVELS = (process.env.BENCH_LEVELS ?? "1,16,64").split(",").map(Number);
 const LEVEL_MS = Number(process.env.BENCH_SECONDS ?? 10) * 1000;
+/**
+ * Orders placed before the levels, at the highest level's load, and not counted. A service that
+ * has just started is still compiling: V8 optimises its hot paths over its first few thousand
+ * orders (measured: at 64 shoppers a fresh run's first 10 s cost each process a fifth to a third
+ * more CPU per order than the next 10 s, TurboFan busy on a quarter of inventory's CPU time), and
+ * a shop's services run warm. BENCH_WARMUP_SECONDS=0 measures them cold.
+ */
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_SECONDS ?? 60) * 1000;
 const POLL_MS = 10;
 const SETTLE_TIMEOUT_MS = 120_000;
 /** The statuses an order passes through to CONFIRMED, whose steps are reported one by one. */
@@ -221,10 +230,10 @@ async function main() {
     );
 
     const watcher = settledWatcher(db);
-    const rows: string[] = [];
-    for (const shoppers of LEVELS) {
-      const users = await Promise.all(
-        Array.from({ length: shoppers }, async () => {
+    /** `count` shoppers, each a user with a token of its own. */
+    const shoppersOf = (count: number) =>
+      Promise.all(
+        Array.from({ length: count }, async () => {
           const id = uuidv7();
           return {
             id,
@@ -236,10 +245,13 @@ async function main() {
           };
         }),
       );
+    /**
+     * The shoppers in a closed loop, placing orders until `ms` have passed; resolves with the
+     * ids of every order placed, once each has settled.
+     */
+    const shop = async (users: Awaited<ReturnType<typeof shoppersOf>>, ms: number) => {
       const ids: string[] = [];
-      const cpuBefore = cpuSeconds(groupOf);
-      const started = Date.now();
-      const deadline = started + LEVEL_MS;
+      const deadline = Date.now() + ms;
       await Promise.all(
         users.map(async (user, s) => {
           for (let i = 0; Date.now() < deadline; i++) {
@@ -266,6 +278,23 @@ async function main() {
           }
         }),
       );
+      return ids;
+    };
+
+    if (WARMUP_MS > 0) {
+      const shoppers = Math.max(...LEVELS);
+      const warmup = await shop(await shoppersOf(shoppers), WARMUP_MS);
+      const perSecond = (warmup.length / (WARMUP_MS / 1000)).toFixed(1);
+      console.log(
+        `warm-up: ${shoppers} shoppers placed ${warmup.length} orders in ${WARMUP_MS / 1000} s (${perSecond}/s), not counted`,
+      );
+    }
+    const rows: string[] = [];
+    for (const shoppers of LEVELS) {
+      const users = await shoppersOf(shoppers);
+      const cpuBefore = cpuSeconds(groupOf);
+      const started = Date.now();
+      const ids = await shop(users, LEVEL_MS);
       // Read before the reporting queries below, which are the bench's own work.
       const cpuAfter = cpuSeconds(groupOf);
       const { rows: lat } = await db.query<{ ms: number; confirmed: Date }>(
