@@ -122,7 +122,10 @@ export interface StatusChange {
 export interface SagaState {
   /** When the current forward step gives up and compensates (PENDING and STOCK_RESERVED). */
   stepDeadlineAt: Date | undefined;
-  /** A Charge call was sent (its outcome may still arrive late). */
+  /**
+   * A Charge call may have been sent (its outcome may still arrive late): set from placement
+   * on (see placeOrder), cleared only when stock was refused (see markOutOfStock).
+   */
   chargeAttempted: boolean;
   /** The reservation was released (or there was none to release). */
   stockReleased: boolean;

@@ -57,7 +57,12 @@ export interface PlaceOrderInput {
   reserveDeadlineAt: Date;
 }
 
-/** Creates a PENDING order and emits order.placed, which starts the saga. */
+/**
+ * Creates a PENDING order and emits order.placed, which starts the saga. The order is placed
+ * with the charge's bookkeeping already set (`chargeAttempted`): the saga sends Charge as soon
+ * as the stock is reserved, without saving the reservation first, and saves both answers
+ * together (see the saga worker's run-ahead).
+ */
 export function placeOrder(input: PlaceOrderInput): Transition {
   const { now } = input;
   const order: Order = {
@@ -80,7 +85,7 @@ export function placeOrder(input: PlaceOrderInput): Transition {
     updatedAt: now,
     saga: {
       stepDeadlineAt: input.reserveDeadlineAt,
-      chargeAttempted: false,
+      chargeAttempted: true,
       stockReleased: false,
       shipmentRequested: false,
       shipmentCancelled: false,
@@ -129,12 +134,16 @@ export function markStockReserved(
   };
 }
 
-/** inventory could not reserve: PENDING -> CANCELLED(OUT_OF_STOCK); nothing is held. */
+/**
+ * inventory could not reserve: PENDING -> CANCELLED(OUT_OF_STOCK); nothing is held, and no
+ * charge was ever sent: the saga charges only after a reservation held, and a reservation is
+ * decided once per order, so an order refused stock never had one.
+ */
 export function markOutOfStock(order: Order, evt: { detail: string; at: Date }): Transition {
   if (order.status !== "PENDING") return unchanged(order);
   const next = cancelled(order, "OUT_OF_STOCK", evt.detail, evt.at);
   return {
-    order: { ...next, saga: { ...next.saga, stockReleased: true } },
+    order: { ...next, saga: { ...next.saga, stockReleased: true, chargeAttempted: false } },
     events: ["order.cancelled"],
   };
 }

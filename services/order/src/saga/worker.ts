@@ -81,7 +81,7 @@ function thenPrepareNext(change: Change): Change {
   return compose(change, (o) => BEFORE_CALL[nextStepKind(o)]?.(o) ?? { order: o, events: [] });
 }
 
-/** Steps with no call of their own: never run ahead of a save (see `withNextStep`). */
+/** Steps with no call of their own: never run ahead of a save (see `withNextSteps`). */
 const LOCAL_STEPS: ReadonlySet<SagaStepKind> = new Set(["wait", "time_out"]);
 
 /**
@@ -132,22 +132,30 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   });
 
   /**
-   * A step's change, followed by the answer of the step it makes due when that step's call
-   * needs nothing saved before it goes out (no BEFORE_CALL): that call runs now and both
-   * answers are saved in one statement (a charge and the stock commit after it, say). Every
-   * call is idempotent, so a crash before the save only repeats both. If the next call fails,
-   * the step's change is saved alone and the next step is tried again as usual.
+   * A step's change, followed by the answers of the steps it makes due, as long as each of
+   * those calls needs nothing saved before it goes out (its BEFORE_CALL bookkeeping, if any,
+   * is saved already): those calls run now and all the answers are saved in one statement. A
+   * checkout's reservation, charge and stock commit are one save: the order is placed with the
+   * charge's bookkeeping (see placeOrder). Every call is idempotent, so a crash before the save
+   * only repeats them. A call that fails ends the run: the answers before it are saved, and it
+   * is tried again as usual.
    */
-  async function withNextStep(stored: StoredOrder, change: Change): Promise<Change> {
+  async function withNextSteps(stored: StoredOrder, change: Change): Promise<Change> {
+    let changes = change;
     try {
-      const after = change(stored.order).order;
-      const next = nextStepKind(after);
-      if (LOCAL_STEPS.has(next) || BEFORE_CALL[next]) return change;
-      return compose(change, await runStep(next, stepInput(stored, after, 0), clients));
+      let after = change(stored.order).order;
+      for (let i = 0; i < MAX_STEPS_PER_CLAIM; i++) {
+        const next = nextStepKind(after);
+        if (LOCAL_STEPS.has(next) || !isPrepared(next, after)) break;
+        const answer = await runStep(next, stepInput(stored, after, 0), clients);
+        const answered = answer(after).order;
+        changes = compose(changes, answer);
+        after = answered;
+      }
     } catch (err) {
       logger.debug({ err, orderId: stored.order.id }, "saga step run ahead failed");
-      return change;
     }
+    return changes;
   }
 
   /**
@@ -188,7 +196,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           stepInput(stored, stored.order, stored.attempts),
           clients,
         );
-        const changes = await withNextStep(stored, change);
+        const changes = await withNextSteps(stored, change);
         applied = await store.applyStored(orderId, thenPrepareNext(changes), {
           schedule: holdOrRelease,
           withHistory: false,
