@@ -177,12 +177,10 @@ export async function runStep(
         return (o) => saga.markReservationLost(o, { detail: "reservation no longer held", at });
       }
       const reservationId = reservation?.id ?? "";
-      return (o) =>
-        saga.markStockReserved(o, {
-          reservationId,
-          at,
-          paymentDeadlineAt: input.paymentDeadline(),
-        });
+      // The payment step's clock starts with the answer, not with the save after the calls
+      // run ahead of it.
+      const paymentDeadlineAt = input.paymentDeadline();
+      return (o) => saga.markStockReserved(o, { reservationId, at, paymentDeadlineAt });
     }
     case "charge": {
       if (!input.paymentToken) {

@@ -138,7 +138,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
    * checkout's reservation, charge and stock commit are one save: the order is placed with the
    * charge's bookkeeping (see placeOrder). Every call is idempotent, so a crash before the save
    * only repeats them. A call that fails ends the run: the answers before it are saved, and it
-   * is tried again as usual.
+   * is tried again as usual. A cancelled order runs one step ahead at most.
    */
   async function withNextSteps(stored: StoredOrder, change: Change): Promise<Change> {
     let changes = change;
@@ -147,6 +147,10 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       for (let i = 0; i < MAX_STEPS_PER_CLAIM; i++) {
         const next = nextStepKind(after);
         if (LOCAL_STEPS.has(next) || !isPrepared(next, after)) break;
+        // Past the first, only forward steps: a compensation (a release) makes its participant
+        // publish events the order consumer reads against the saved state, so a cancel is
+        // saved before more calls hold it up (or the release would look like a lost one).
+        if (i > 0 && after.status === "CANCELLED") break;
         const answer = await runStep(next, stepInput(stored, after, 0), clients);
         const answered = answer(after).order;
         changes = compose(changes, answer);
