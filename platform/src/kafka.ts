@@ -15,6 +15,8 @@ import {
   type RetryOptions,
 } from "kafkajs";
 import { EVENT_HEADERS } from "./event-envelope.ts";
+// Replaces kafkajs' idle timer loop in every client made here (see the module).
+import "./kafkajs-request-queue.ts";
 import type { Logger } from "./logger.ts";
 
 export type { Kafka, Producer };
