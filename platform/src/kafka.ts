@@ -15,7 +15,7 @@ import {
   type RetryOptions,
 } from "kafkajs";
 import { EVENT_HEADERS } from "./event-envelope.ts";
-// Replaces kafkajs' idle timer loop in every client made here (see the module).
+// Replaces the idle timer loop of every kafkajs client in the process (see the module).
 import "./kafkajs-request-queue.ts";
 import type { Logger } from "./logger.ts";
 
