@@ -190,13 +190,14 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     }
   }
 
-  test("reservation, charge and stock commit are saved together; a failed commit leaves them saved without it", async () => {
+  test("reservation, charge, stock commit and shipment are saved together; a failed commit leaves them saved without it", async () => {
     const v = peers.addVariant({ priceMinor: 700 });
     const { order: together } = await client.placeOrder(request(v.id), as.alice);
     await until(together!.id, "SHIPPED", (o) => o.status === OrderStatus.SHIPPED);
     const one = await historyWriters(together!.id);
     assert.equal(one.STOCK_RESERVED, one.PAID, "STOCK_RESERVED and PAID written by one statement");
     assert.equal(one.PAID, one.CONFIRMED, "PAID and CONFIRMED written by one statement");
+    assert.equal(one.CONFIRMED, one.SHIPPED, "CONFIRMED and SHIPPED written by one statement");
     assert.notEqual(one.PENDING, one.STOCK_RESERVED);
 
     peers.switches.commitsFailing = 1;
@@ -205,6 +206,7 @@ describe("order service: PlaceOrder and the checkout saga against fake peers", {
     const two = await historyWriters(apart!.id);
     assert.equal(two.STOCK_RESERVED, two.PAID);
     assert.notEqual(two.PAID, two.CONFIRMED, "the charge was saved before the commit answered");
+    assert.equal(two.CONFIRMED, two.SHIPPED);
     assert.equal(peers.calls.filter((c) => c === `commit:${apart!.id}`).length, 2);
     assert.equal(peers.reservations.get(apart!.id)?.status, ReservationStatus.COMMITTED);
     assert.equal(peers.payments().filter((p) => p.orderId === apart!.id).length, 1);

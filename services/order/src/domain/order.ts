@@ -129,7 +129,10 @@ export interface SagaState {
   chargeAttempted: boolean;
   /** The reservation was released (or there was none to release). */
   stockReleased: boolean;
-  /** CreateShipment was called at least once. */
+  /**
+   * A CreateShipment call may have been sent: set from placement on (see placeOrder), cleared
+   * only when the order was refused stock or payment (see markOutOfStock, markPaymentDeclined).
+   */
   shipmentRequested: boolean;
   /** The shipment was cancelled (or there was none). */
   shipmentCancelled: boolean;

@@ -260,8 +260,11 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(order.cancellation?.cancelledByUserId, "user-1");
     assert.equal(nextStepKind(order), "release_stock");
     const released = markStockReleased(order).order;
-    assert.equal(nextStepKind(released), "refund");
-    const refunded = markRefunded(released, { refundedTotalMinor: 1500, at: at(4) }).order;
+    // CreateShipment may have gone out with the answers before the cancel was seen.
+    assert.equal(nextStepKind(released), "cancel_shipment");
+    const noShipment = markShipmentCancelled(released).order;
+    assert.equal(nextStepKind(noShipment), "refund");
+    const refunded = markRefunded(noShipment, { refundedTotalMinor: 1500, at: at(4) }).order;
     assert.equal(refunded.paymentState, "REFUNDED");
     assert.equal(refunded.payment?.refundedAmount.amountMinor, 1500);
     assert.ok(isSettled(refunded));
@@ -315,14 +318,14 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(nextStepKind(order, at(59)), "charge");
     const { order: timedOut } = timeOutStep(order, at(61));
     assert.equal(timedOut.cancellation?.reason, "PAYMENT_TIMEOUT");
-    const released = markStockReleased(timedOut).order;
+    const released = markShipmentCancelled(markStockReleased(timedOut).order).order;
     assert.equal(nextStepKind(released), "check_late_charge");
     assert.equal(nextStepKind(markLateChargeChecked(released).order), "wait");
   });
 
   test("a late successful charge on a cancelled order is refunded", () => {
-    const timedOut = markStockReleased(
-      timeOutStep(markChargeAttempted(reserved()).order, at(61)).order,
+    const timedOut = markShipmentCancelled(
+      markStockReleased(timeOutStep(markChargeAttempted(reserved()).order, at(61)).order).order,
     ).order;
     const late = markPaid(timedOut, { payment, at: at(62) });
     assert.deepEqual(late.events, []);
@@ -336,9 +339,11 @@ describe("order state machine: cancellation and compensation", () => {
 
   test("a reservation that lands after an inventory timeout is released again", () => {
     const released = markStockReleased(timeOutStep(pending(), at(31)).order).order;
-    // A run may have reserved and charged without saving before it stopped: payment is asked.
-    assert.equal(nextStepKind(released), "check_late_charge");
-    const timedOut = markLateChargeChecked(released).order;
+    // A run may have gone on past the reservation without saving before it stopped: shipping
+    // and payment are asked.
+    assert.equal(nextStepKind(released), "cancel_shipment");
+    assert.equal(nextStepKind(markShipmentCancelled(released).order), "check_late_charge");
+    const timedOut = markLateChargeChecked(markShipmentCancelled(released).order).order;
     assert.equal(nextStepKind(timedOut), "wait");
     const late = markStockReserved(timedOut, {
       reservationId: "r1",
@@ -350,8 +355,11 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("a commit that lands after a cancel hands the stock back again", () => {
-    const cancelledPaid = markStockReleased(
-      cancelOrder(paid(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) }).order,
+    const cancelledPaid = markShipmentCancelled(
+      markStockReleased(
+        cancelOrder(paid(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) })
+          .order,
+      ).order,
     ).order;
     assert.equal(nextStepKind(cancelledPaid), "refund");
     const late = markConfirmed(cancelledPaid, { at: at(6) });
@@ -369,7 +377,8 @@ describe("order state machine: cancellation and compensation", () => {
     assert.deepEqual(events, ["order.cancelled"]);
     assert.equal(order.cancellation?.reason, "RESERVATION_EXPIRED");
     assert.equal(order.paymentState, "REFUND_PENDING");
-    assert.equal(nextStepKind(order), "refund");
+    assert.equal(nextStepKind(order), "cancel_shipment");
+    assert.equal(nextStepKind(markShipmentCancelled(order).order), "refund");
     assert.deepEqual(markReservationLost(confirmed(), { detail: "x", at: at(9) }).events, []);
   });
 });

@@ -59,9 +59,10 @@ export interface PlaceOrderInput {
 
 /**
  * Creates a PENDING order and emits order.placed, which starts the saga. The order is placed
- * with the charge's bookkeeping already set (`chargeAttempted`): the saga sends Charge as soon
- * as the stock is reserved, without saving the reservation first, and saves both answers
- * together (see the saga worker's run-ahead).
+ * with the bookkeeping of the charge and of the shipment already set (`chargeAttempted`,
+ * `shipmentRequested`): the saga sends Charge as soon as the stock is reserved, and
+ * CreateShipment as soon as the stock is committed, without saving the answers before, and
+ * saves them all together (see the saga worker's run-ahead).
  */
 export function placeOrder(input: PlaceOrderInput): Transition {
   const { now } = input;
@@ -87,7 +88,7 @@ export function placeOrder(input: PlaceOrderInput): Transition {
       stepDeadlineAt: input.reserveDeadlineAt,
       chargeAttempted: true,
       stockReleased: false,
-      shipmentRequested: false,
+      shipmentRequested: true,
       shipmentCancelled: false,
       lateChargeChecked: false,
     },
@@ -136,14 +137,17 @@ export function markStockReserved(
 
 /**
  * inventory could not reserve: PENDING -> CANCELLED(OUT_OF_STOCK); nothing is held, and no
- * charge was ever sent: the saga charges only after a reservation held, and a reservation is
- * decided once per order, so an order refused stock never had one.
+ * charge or shipment was ever asked for: the saga charges only after a reservation held, and a
+ * reservation is decided once per order, so an order refused stock never had one.
  */
 export function markOutOfStock(order: Order, evt: { detail: string; at: Date }): Transition {
   if (order.status !== "PENDING") return unchanged(order);
   const next = cancelled(order, "OUT_OF_STOCK", evt.detail, evt.at);
   return {
-    order: { ...next, saga: { ...next.saga, stockReleased: true, chargeAttempted: false } },
+    order: {
+      ...next,
+      saga: { ...next.saga, stockReleased: true, chargeAttempted: false, shipmentRequested: false },
+    },
     events: ["order.cancelled"],
   };
 }
@@ -208,9 +212,16 @@ export function markPaymentDeclined(
   if (order.status !== "STOCK_RESERVED") {
     throw new InvalidTransitionError(order.id, order.status, "decline the payment");
   }
+  // A charge is decided once per order, so a declined order was never paid, never confirmed,
+  // and no shipment was ever asked for.
   const next = cancelled(order, "PAYMENT_DECLINED", evt.declineCode, evt.at);
   return {
-    order: { ...next, paymentState: "FAILED", payment: evt.payment },
+    order: {
+      ...next,
+      paymentState: "FAILED",
+      payment: evt.payment,
+      saga: { ...next.saga, shipmentRequested: false },
+    },
     events: ["order.cancelled"],
   };
 }
@@ -231,7 +242,7 @@ export function markConfirmed(order: Order, evt: { at: Date }): Transition {
   };
 }
 
-/** CreateShipment was called; a later cancel must cancel the shipment too. */
+/** CreateShipment is about to be called; a later cancel must cancel the shipment too. */
 export function markShipmentRequested(order: Order): Transition {
   if (order.saga.shipmentRequested) return unchanged(order);
   return unchanged({ ...order, saga: { ...order.saga, shipmentRequested: true } });

@@ -135,10 +135,11 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
    * A step's change, followed by the answers of the steps it makes due, as long as each of
    * those calls needs nothing saved before it goes out (its BEFORE_CALL bookkeeping, if any,
    * is saved already): those calls run now and all the answers are saved in one statement. A
-   * checkout's reservation, charge and stock commit are one save: the order is placed with the
-   * charge's bookkeeping (see placeOrder). Every call is idempotent, so a crash before the save
-   * only repeats them. A call that fails ends the run: the answers before it are saved, and it
-   * is tried again as usual. A cancelled order runs one step ahead at most.
+   * checkout's reservation, charge, stock commit and shipment are one save: the order is placed
+   * with the charge's and the shipment's bookkeeping (see placeOrder). Every call is
+   * idempotent, so a crash before the save only repeats them. A call that fails ends the run:
+   * the answers before it are saved, and it is tried again as usual. A cancelled order runs one
+   * step ahead at most.
    */
   async function withNextSteps(stored: StoredOrder, change: Change): Promise<Change> {
     let changes = change;
