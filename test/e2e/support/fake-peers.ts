@@ -89,6 +89,7 @@ export async function startFakePeers() {
   const switches = {
     inventoryDown: false,
     inventoryHangs: false,
+    /** Every shipping call answers UNAVAILABLE. */
     shippingDown: false,
     /** How many of the next CommitReservation calls answer UNAVAILABLE. */
     commitsFailing: 0,
@@ -333,6 +334,7 @@ export async function startFakePeers() {
         return { shipment: shipmentMessage(s), created };
       },
       cancelShipment: (req: { orderId: string }) => {
+        if (switches.shippingDown) throw new UnavailableError("shipping is down");
         calls.push(`cancel-shipment:${req.orderId}`);
         const s = shipments.get(req.orderId);
         if (!s) return {};

@@ -39,8 +39,9 @@ export function nextStepKind(order: Order, now: Date = new Date()): SagaStepKind
     case "DELIVERED":
       return "wait";
     case "CANCELLED":
+      // Stock first, then money, then the shipment: every cancel from placement on may have a
+      // shipment to cancel (see placeOrder), and shipping being down must not hold up a refund.
       if (!order.saga.stockReleased) return "release_stock";
-      if (order.saga.shipmentRequested && !order.saga.shipmentCancelled) return "cancel_shipment";
       if (order.paymentState === "REFUND_PENDING") return "refund";
       if (
         order.saga.chargeAttempted &&
@@ -49,6 +50,7 @@ export function nextStepKind(order: Order, now: Date = new Date()): SagaStepKind
       ) {
         return "check_late_charge";
       }
+      if (order.saga.shipmentRequested && !order.saga.shipmentCancelled) return "cancel_shipment";
       return "wait";
   }
 }

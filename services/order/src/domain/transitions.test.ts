@@ -247,7 +247,7 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(nextStepKind(markStockReleased(order).order), "wait");
   });
 
-  test("a user cancel after payment refunds and releases, then the order is settled", () => {
+  test("a user cancel after payment releases, refunds and cancels any shipment, then the order is settled", () => {
     const { order, events } = cancelOrder(paid(), {
       reason: "USER_REQUESTED",
       detail: "changed my mind",
@@ -260,14 +260,13 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(order.cancellation?.cancelledByUserId, "user-1");
     assert.equal(nextStepKind(order), "release_stock");
     const released = markStockReleased(order).order;
-    // CreateShipment may have gone out with the answers before the cancel was seen.
-    assert.equal(nextStepKind(released), "cancel_shipment");
-    const noShipment = markShipmentCancelled(released).order;
-    assert.equal(nextStepKind(noShipment), "refund");
-    const refunded = markRefunded(noShipment, { refundedTotalMinor: 1500, at: at(4) }).order;
+    assert.equal(nextStepKind(released), "refund");
+    const refunded = markRefunded(released, { refundedTotalMinor: 1500, at: at(4) }).order;
     assert.equal(refunded.paymentState, "REFUNDED");
     assert.equal(refunded.payment?.refundedAmount.amountMinor, 1500);
-    assert.ok(isSettled(refunded));
+    // CreateShipment may have gone out with the answers before the cancel was seen.
+    assert.equal(nextStepKind(refunded), "cancel_shipment");
+    assert.ok(isSettled(markShipmentCancelled(refunded).order));
   });
 
   test("a partial refund keeps the payment REFUND_PENDING", () => {
@@ -281,22 +280,27 @@ describe("order state machine: cancellation and compensation", () => {
     );
   });
 
-  test("cancelling a CONFIRMED order with a requested shipment also cancels the shipment", () => {
+  test("cancelling a CONFIRMED order refunds it before the shipment is cancelled", () => {
     const order = markShipmentRequested(confirmed()).order;
     const cancelled = markStockReleased(
       cancelOrder(order, { reason: "USER_REQUESTED", detail: "", byUserId: "user-1", at: at(5) })
         .order,
     ).order;
-    assert.equal(nextStepKind(cancelled), "cancel_shipment");
-    assert.equal(nextStepKind(markShipmentCancelled(cancelled).order), "refund");
+    assert.equal(nextStepKind(cancelled), "refund");
+    const refunded = markRefunded(cancelled, { refundedTotalMinor: 1500, at: at(6) }).order;
+    assert.equal(nextStepKind(refunded), "cancel_shipment");
+    assert.equal(nextStepKind(markShipmentCancelled(refunded).order), "wait");
   });
 
   test("a shipment booked after the cancel is cancelled by the saga", () => {
-    const cancelled = markStockReleased(
+    const released = markStockReleased(
       cancelOrder(confirmed(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) })
         .order,
     ).order;
-    const late = markShipped(cancelled, { shipment, at: at(6) });
+    const refunded = markRefunded(released, { refundedTotalMinor: 1500, at: at(6) }).order;
+    const cancelled = markShipmentCancelled(refunded).order;
+    assert.equal(nextStepKind(cancelled), "wait");
+    const late = markShipped(cancelled, { shipment, at: at(7) });
     assert.deepEqual(late.events, []);
     assert.equal(late.order.status, "CANCELLED");
     assert.equal(nextStepKind(late.order), "cancel_shipment");
@@ -318,14 +322,16 @@ describe("order state machine: cancellation and compensation", () => {
     assert.equal(nextStepKind(order, at(59)), "charge");
     const { order: timedOut } = timeOutStep(order, at(61));
     assert.equal(timedOut.cancellation?.reason, "PAYMENT_TIMEOUT");
-    const released = markShipmentCancelled(markStockReleased(timedOut).order).order;
+    const released = markStockReleased(timedOut).order;
     assert.equal(nextStepKind(released), "check_late_charge");
-    assert.equal(nextStepKind(markLateChargeChecked(released).order), "wait");
+    const checked = markLateChargeChecked(released).order;
+    assert.equal(nextStepKind(checked), "cancel_shipment");
+    assert.equal(nextStepKind(markShipmentCancelled(checked).order), "wait");
   });
 
   test("a late successful charge on a cancelled order is refunded", () => {
-    const timedOut = markShipmentCancelled(
-      markStockReleased(timeOutStep(markChargeAttempted(reserved()).order, at(61)).order).order,
+    const timedOut = markStockReleased(
+      timeOutStep(markChargeAttempted(reserved()).order, at(61)).order,
     ).order;
     const late = markPaid(timedOut, { payment, at: at(62) });
     assert.deepEqual(late.events, []);
@@ -339,11 +345,12 @@ describe("order state machine: cancellation and compensation", () => {
 
   test("a reservation that lands after an inventory timeout is released again", () => {
     const released = markStockReleased(timeOutStep(pending(), at(31)).order).order;
-    // A run may have gone on past the reservation without saving before it stopped: shipping
-    // and payment are asked.
-    assert.equal(nextStepKind(released), "cancel_shipment");
-    assert.equal(nextStepKind(markShipmentCancelled(released).order), "check_late_charge");
-    const timedOut = markLateChargeChecked(markShipmentCancelled(released).order).order;
+    // A run may have gone on past the reservation without saving before it stopped: payment
+    // and shipping are asked.
+    assert.equal(nextStepKind(released), "check_late_charge");
+    const checked = markLateChargeChecked(released).order;
+    assert.equal(nextStepKind(checked), "cancel_shipment");
+    const timedOut = markShipmentCancelled(checked).order;
     assert.equal(nextStepKind(timedOut), "wait");
     const late = markStockReserved(timedOut, {
       reservationId: "r1",
@@ -355,11 +362,8 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("a commit that lands after a cancel hands the stock back again", () => {
-    const cancelledPaid = markShipmentCancelled(
-      markStockReleased(
-        cancelOrder(paid(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) })
-          .order,
-      ).order,
+    const cancelledPaid = markStockReleased(
+      cancelOrder(paid(), { reason: "USER_REQUESTED", detail: "", byUserId: "u", at: at(5) }).order,
     ).order;
     assert.equal(nextStepKind(cancelledPaid), "refund");
     const late = markConfirmed(cancelledPaid, { at: at(6) });
@@ -377,8 +381,7 @@ describe("order state machine: cancellation and compensation", () => {
     assert.deepEqual(events, ["order.cancelled"]);
     assert.equal(order.cancellation?.reason, "RESERVATION_EXPIRED");
     assert.equal(order.paymentState, "REFUND_PENDING");
-    assert.equal(nextStepKind(order), "cancel_shipment");
-    assert.equal(nextStepKind(markShipmentCancelled(order).order), "refund");
+    assert.equal(nextStepKind(order), "refund");
     assert.deepEqual(markReservationLost(confirmed(), { detail: "x", at: at(9) }).events, []);
   });
 });
