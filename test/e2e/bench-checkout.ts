@@ -6,9 +6,9 @@
  * the shopper calls PlaceOrder to the moment the order is seen CONFIRMED (what a client waits;
  * it includes up to one poll interval, POLL_MS).
  * Under each level's row: p50/p99 of each step (PENDING -> STOCK_RESERVED, -> PAID,
- * -> CONFIRMED, -> SHIPPED), from the orders' own status history, whose entries carry the time each step
- * answered, and (on Linux) the CPU time each process spent per order during the level: the
- * services, this process, Postgres and Kafka.
+ * -> CONFIRMED, -> SHIPPED), from the orders' own status history, whose entries carry the time
+ * each step answered, and (on Linux) the CPU time each process spent per order during the
+ * level: the services, this process, Postgres and Kafka.
  *
  * The load is a closed loop, as real shoppers behave: each shopper places an order, waits until
  * that order is CONFIRMED (or CANCELLED), then places the next, for BENCH_SECONDS per level
