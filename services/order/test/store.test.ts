@@ -10,9 +10,11 @@ import { createLogger } from "@shopmesh/platform/logger";
 import { runMigrations } from "@shopmesh/platform/migrations";
 import { platformMigrations } from "@shopmesh/platform/platform-migrations";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
+import { sql } from "kysely";
 import { nextStepKind } from "../src/domain/next-step.ts";
 import * as saga from "../src/domain/transitions.ts";
 import { createEventHandler, orderEvents } from "../src/events.ts";
+import { up as setSagaFlagsAtPlacement } from "../src/migrations/002_saga_flags_at_placement.ts";
 import {
   createOrderStore,
   DuplicateIdempotencyKeyError,
@@ -344,5 +346,23 @@ describe("order store", { timeout: 30_000 }, () => {
     runs.set(stuckId, new Promise<void>(() => {}));
     await handle({ envelope: paymentSucceeded(stuckId, "p-stuck") });
     assert.equal((await store.get(stuckId))!.order.status, "PAID");
+  });
+  test("migration 002 gives orders placed before it the placement's saga flags, if the saga is still ahead of them", async () => {
+    const pendingId = await placed();
+    const cancelledId = await placed();
+    await store.apply(cancelledId, (o) =>
+      saga.cancelOrder(o, { reason: "USER_REQUESTED", detail: "", byUserId: "", at: new Date() }),
+    );
+    const legacy = '{"chargeAttempted": false, "shipmentRequested": false}';
+    await sql`UPDATE orders SET saga = saga || ${legacy}::jsonb WHERE id IN (${pendingId}, ${cancelledId})`.execute(
+      db,
+    );
+    await setSagaFlagsAtPlacement(db as never);
+    const pending = (await store.get(pendingId))!.order.saga;
+    assert.equal(pending.chargeAttempted, true);
+    assert.equal(pending.shipmentRequested, true);
+    const cancelled = (await store.get(cancelledId))!.order.saga;
+    assert.equal(cancelled.chargeAttempted, false);
+    assert.equal(cancelled.shipmentRequested, false);
   });
 });

@@ -9,7 +9,6 @@ import {
 } from "./order.ts";
 import {
   cancelOrder,
-  markChargeAttempted,
   markConfirmed,
   markDelivered,
   markLateChargeChecked,
@@ -19,7 +18,6 @@ import {
   markRefunded,
   markReservationLost,
   markShipmentCancelled,
-  markShipmentRequested,
   markShipped,
   markStockReleased,
   markStockReserved,
@@ -81,10 +79,9 @@ function place() {
 const pending = () => place().order;
 const reserved = () =>
   markStockReserved(pending(), { reservationId: "r1", at: at(1), paymentDeadlineAt: at(60) }).order;
-const paid = () => markPaid(markChargeAttempted(reserved()).order, { payment, at: at(2) }).order;
+const paid = () => markPaid(reserved(), { payment, at: at(2) }).order;
 const confirmed = () => markConfirmed(paid(), { at: at(3) }).order;
-const shipped = () =>
-  markShipped(markShipmentRequested(confirmed()).order, { shipment, at: at(4) }).order;
+const shipped = () => markShipped(confirmed(), { shipment, at: at(4) }).order;
 const delivered = () => markDelivered(shipped(), { at: at(5), status: 5 }).order;
 
 const builders: Record<Exclude<OrderStatus, "CANCELLED">, () => Order> = {
@@ -233,7 +230,7 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("a declined payment cancels with PAYMENT_DECLINED and asks the saga to release stock", () => {
-    const { order, events } = markPaymentDeclined(markChargeAttempted(reserved()).order, {
+    const { order, events } = markPaymentDeclined(reserved(), {
       payment,
       declineCode: "CARD_DECLINED",
       at: at(2),
@@ -281,7 +278,7 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("cancelling a CONFIRMED order refunds it before the shipment is cancelled", () => {
-    const order = markShipmentRequested(confirmed()).order;
+    const order = confirmed();
     const cancelled = markStockReleased(
       cancelOrder(order, { reason: "USER_REQUESTED", detail: "", byUserId: "user-1", at: at(5) })
         .order,
@@ -318,7 +315,7 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("a payment that never answers times out, and the saga then checks for a late charge", () => {
-    const order = markChargeAttempted(reserved()).order;
+    const order = reserved();
     assert.equal(nextStepKind(order, at(59)), "charge");
     const { order: timedOut } = timeOutStep(order, at(61));
     assert.equal(timedOut.cancellation?.reason, "PAYMENT_TIMEOUT");
@@ -330,9 +327,7 @@ describe("order state machine: cancellation and compensation", () => {
   });
 
   test("a late successful charge on a cancelled order is refunded", () => {
-    const timedOut = markStockReleased(
-      timeOutStep(markChargeAttempted(reserved()).order, at(61)).order,
-    ).order;
+    const timedOut = markStockReleased(timeOutStep(reserved(), at(61)).order).order;
     const late = markPaid(timedOut, { payment, at: at(62) });
     assert.deepEqual(late.events, []);
     assert.equal(late.order.status, "CANCELLED");

@@ -152,12 +152,6 @@ export function markOutOfStock(order: Order, evt: { detail: string; at: Date }):
   };
 }
 
-/** The saga is about to send Charge; remembered so a cancel checks for a late success. */
-export function markChargeAttempted(order: Order): Transition {
-  if (order.saga.chargeAttempted) return unchanged(order);
-  return unchanged({ ...order, saga: { ...order.saga, chargeAttempted: true } });
-}
-
 /**
  * The charge succeeded: STOCK_RESERVED -> PAID. On an order already CANCELLED (the payment
  * step timed out, or the user cancelled while the charge was in flight) the money is owed
@@ -240,12 +234,6 @@ export function markConfirmed(order: Order, evt: { at: Date }): Transition {
     order: enter(order, "CONFIRMED", evt.at, "stock committed"),
     events: ["order.confirmed"],
   };
-}
-
-/** CreateShipment is about to be called; a later cancel must cancel the shipment too. */
-export function markShipmentRequested(order: Order): Transition {
-  if (order.saga.shipmentRequested) return unchanged(order);
-  return unchanged({ ...order, saga: { ...order.saga, shipmentRequested: true } });
 }
 
 /**

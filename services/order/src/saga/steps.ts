@@ -42,16 +42,6 @@ export interface StepInput {
   paymentDeadline: () => Date;
 }
 
-/**
- * Bookkeeping persisted BEFORE a step's call goes out, so that after a crash (or a cancel
- * racing the call) the saga knows the call may have had an effect: a charge that may succeed
- * late, a shipment that may exist.
- */
-export const BEFORE_CALL: Partial<Record<SagaStepKind, Change>> = {
-  charge: saga.markChargeAttempted,
-  create_shipment: saga.markShipmentRequested,
-};
-
 /** The idempotency key of an order's charge: one per order, so a retry never charges twice. */
 export const chargeKey = (orderId: string) => `order-${orderId}-charge`;
 /** The idempotency key of an order's refund. */

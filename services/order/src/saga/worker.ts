@@ -4,7 +4,7 @@ import { requestContext } from "@shopmesh/platform/logger";
 import { nextStepKind, type SagaStepKind } from "../domain/next-step.ts";
 import type { Order } from "../domain/order.ts";
 import type { OrderStore, StoredOrder } from "../store.ts";
-import { BEFORE_CALL, type Change, runStep, type SagaClients } from "./steps.ts";
+import { type Change, runStep, type SagaClients } from "./steps.ts";
 
 /** Settings of {@link createSagaWorker}. */
 export interface SagaWorkerOptions {
@@ -63,24 +63,6 @@ function compose(first: Change, second: Change): Change {
   };
 }
 
-/**
- * Whether a step's before-call bookkeeping is already saved (or it has none): the BEFORE_CALL
- * transitions return the order itself when their flag is already set.
- */
-function isPrepared(kind: SagaStepKind, order: Order): boolean {
-  const before = BEFORE_CALL[kind];
-  return !before || before(order).order === order;
-}
-
-/**
- * A step's change followed, in the same transaction, by the before-call bookkeeping of the
- * step the changed order needs next (if it has one), so that bookkeeping costs no transaction
- * of its own and is still durable before that step's call goes out.
- */
-function thenPrepareNext(change: Change): Change {
-  return compose(change, (o) => BEFORE_CALL[nextStepKind(o)]?.(o) ?? { order: o, events: [] });
-}
-
 /** Steps with no call of their own: never run ahead of a save (see `withNextSteps`). */
 const LOCAL_STEPS: ReadonlySet<SagaStepKind> = new Set(["wait", "time_out"]);
 
@@ -132,14 +114,13 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   });
 
   /**
-   * A step's change, followed by the answers of the steps it makes due, as long as each of
-   * those calls needs nothing saved before it goes out (its BEFORE_CALL bookkeeping, if any,
-   * is saved already): those calls run now and all the answers are saved in one statement. A
-   * checkout's reservation, charge, stock commit and shipment are one save: the order is placed
-   * with the charge's and the shipment's bookkeeping (see placeOrder). Every call is
-   * idempotent, so a crash before the save only repeats them. A call that fails ends the run:
-   * the answers before it are saved, and it is tried again as usual. A cancelled order runs one
-   * step ahead at most.
+   * A step's change, followed by the answers of the steps it makes due: those calls run now
+   * and all the answers are saved in one statement, so a checkout's reservation, charge, stock
+   * commit and shipment are one save. Nothing needs saving before any of those calls: the order
+   * is placed already recording that a charge and a shipment may be asked for (see
+   * placeOrder). Every call is idempotent, so a crash before the save only repeats them. A call
+   * that fails ends the run: the answers before it are saved, and it is tried again as usual. A
+   * cancelled order runs one step ahead at most.
    */
   async function withNextSteps(stored: StoredOrder, change: Change): Promise<Change> {
     let changes = change;
@@ -147,15 +128,14 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
       let after = change(stored.order).order;
       for (let i = 0; i < MAX_STEPS_PER_CLAIM; i++) {
         const next = nextStepKind(after);
-        if (LOCAL_STEPS.has(next) || !isPrepared(next, after)) break;
+        if (LOCAL_STEPS.has(next)) break;
         // Past the first, only forward steps: a compensation (a release) makes its participant
         // publish events the order consumer reads against the saved state, so a cancel is
         // saved before more calls hold it up (or the release would look like a lost one).
         if (i > 0 && after.status === "CANCELLED") break;
         const answer = await runStep(next, stepInput(stored, after, 0), clients);
-        const answered = answer(after).order;
         changes = compose(changes, answer);
-        after = answered;
+        after = answer(after).order;
       }
     } catch (err) {
       logger.debug({ err, orderId: stored.order.id }, "saga step run ahead failed");
@@ -166,9 +146,6 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
   /**
    * Advances one claimed order step by step, starting from the row as claimed (or inserted);
    * after that each step continues from the state its own save wrote, no read in between.
-   * When the next step must record something before its call goes out (BEFORE_CALL), that
-   * bookkeeping is saved together with the previous step's answer, still before the call, and
-   * only if the current state still wants that step.
    */
   async function advance(claimed: StoredOrder): Promise<void> {
     const orderId = claimed.order.id;
@@ -181,19 +158,6 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
         if (leased) await requeue(stored);
         return;
       }
-      if (!isPrepared(kind, stored.order)) {
-        const fresh = await store.applyStored(orderId, BEFORE_CALL[kind]!, {
-          schedule: leaseEnd,
-          withHistory: false,
-          known: stored,
-        });
-        if (!fresh) return;
-        stored = fresh;
-        leased = true;
-        // A cancel (or an event) may have landed since the order was read: never send a
-        // charge or book a shipment the order no longer wants; decide again instead.
-        if (nextStepKind(fresh.order) !== kind) continue;
-      }
       let applied: StoredOrder | undefined;
       try {
         const change = await runStep(
@@ -202,7 +166,7 @@ export function createSagaWorker(options: SagaWorkerOptions): SagaWorker {
           clients,
         );
         const changes = await withNextSteps(stored, change);
-        applied = await store.applyStored(orderId, thenPrepareNext(changes), {
+        applied = await store.applyStored(orderId, changes, {
           schedule: holdOrRelease,
           withHistory: false,
           known: stored,
