@@ -91,6 +91,7 @@ export async function measureOutbox(scenario: OutboxScenario): Promise<OutboxBen
     kafka,
     groupId,
     topics: [topic],
+    fromBeginning: true,
     logger,
     partitionsConsumedConcurrently: 3,
     batchHandler: async (batch) => {

@@ -33,8 +33,12 @@ export interface ConsumerOptions {
    */
   eventTypes?: readonly string[];
   logger: Logger;
-  /** Where a group with no committed offset starts; true (the default) misses nothing. */
-  fromBeginning?: boolean;
+  /**
+   * Where a group with no committed offset starts: true misses nothing (what a service wants);
+   * false starts at the end, as it stands at the member's first fetch after the join (what a
+   * test's throwaway group on a shared topic wants). Services read it from KAFKA_FROM_BEGINNING.
+   */
+  fromBeginning: boolean;
   /** Partitions processed in parallel; order is kept within each partition. */
   partitionsConsumedConcurrently?: number;
   /** In-place attempts before the partition is paused (default 5). */
@@ -298,7 +302,7 @@ export async function startConsumer(options: ConsumerOptions): Promise<RunningCo
     await member.connect();
     await member.subscribe({
       topics: [...options.topics],
-      fromBeginning: options.fromBeginning ?? true,
+      fromBeginning: options.fromBeginning,
     });
     await member.run({
       eachBatchAutoResolve: false,

@@ -90,6 +90,7 @@ async function consume(
     kafka,
     groupId,
     topics: [topic],
+    fromBeginning: true,
     logger,
     handler,
     retryDelayMs: 20,

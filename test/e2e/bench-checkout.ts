@@ -30,13 +30,11 @@ import { PaymentService } from "@shopmesh/gen/shopmesh/payment/v1/payment_pb.js"
 import { closeClients, createClient } from "@shopmesh/platform/grpc-client";
 import { createTestTokens, serveTestJwks } from "@shopmesh/platform/testing/test-tokens";
 import { uuidv7 } from "@shopmesh/platform/uuid-v7";
-import { Kafka, logLevel } from "kafkajs";
 import pg from "pg";
 import { startFakePeers } from "./support/fake-peers.ts";
 import {
   dropTestDatabase,
   type ServiceProcess,
-  startGroupAtEnd,
   startServiceProcess,
 } from "./support/service-process.ts";
 
@@ -157,21 +155,11 @@ async function main() {
   const jwks = await serveTestJwks(tokens);
   const env = { USER_ADDR: jwks.address, LOG_LEVEL: "warn" };
   const procs: ServiceProcess[] = [];
-  // Inventory reads its topics from the beginning (a new group must miss nothing); the bench's
-  // group starts at their end, or it would replay every earlier run's orders while measuring.
-  const inventoryGroup = `inventory-bench-${randomUUID().slice(0, 8)}`;
-  const kafka = new Kafka({
-    clientId: "bench-checkout",
-    brokers: (process.env.KAFKA_BROKERS ?? "127.0.0.1:9092").split(","),
-    logLevel: logLevel.NOTHING,
-  });
-  await startGroupAtEnd(kafka, inventoryGroup, ["products", "orders", "shipments"]);
   try {
     const [inventory, payment] = await Promise.all([
       startServiceProcess("inventory", {
         ...env,
         LOG_LEVEL: "info",
-        KAFKA_GROUP_ID: inventoryGroup,
       }),
       startServiceProcess("payment", { ...env, LOG_LEVEL: "info" }),
     ]);

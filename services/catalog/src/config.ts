@@ -1,4 +1,4 @@
-import { int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { bool, int, loadConfig, port, str } from "@shopmesh/platform/config";
 import { CONSUMER_GROUP } from "./events.ts";
 
 const grpcPort = Number(process.env.GRPC_PORT || 50052);
@@ -17,6 +17,8 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
       /** Kafka consumer group; one per service in production, unique per run in tests. */
       kafkaGroupId: str("KAFKA_GROUP_ID", { default: CONSUMER_GROUP }),
+      /** A new group reads topics from the start (misses nothing); tests start at the end. */
+      kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
     },
     env,

@@ -51,6 +51,7 @@ const relay = startOutboxRelay({ connection, kafka, logger });
 const consumer = await startConsumer({
   kafka,
   groupId: config.kafkaGroupId,
+  fromBeginning: config.kafkaFromBeginning,
   topics: CONSUMED_TOPICS,
   handler: createEventHandler({ db, applyRating: products.applyRating }),
   logger,

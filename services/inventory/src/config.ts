@@ -1,4 +1,4 @@
-import { int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { bool, int, loadConfig, port, str } from "@shopmesh/platform/config";
 import { CONSUMER_GROUP } from "./events.ts";
 
 const grpcPort = Number(process.env.GRPC_PORT || 50053);
@@ -19,6 +19,8 @@ export function loadInventoryConfig(
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
       /** Kafka consumer group; one per service in production, unique per run in tests. */
       kafkaGroupId: str("KAFKA_GROUP_ID", { default: CONSUMER_GROUP }),
+      /** A new group reads topics from the start (misses nothing); tests start at the end. */
+      kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
       /** Hold time of a reservation when ReserveStock names none (the proto's 15 minutes). */
       reservationTtlMs: int("RESERVATION_TTL_MS", {

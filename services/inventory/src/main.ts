@@ -66,6 +66,7 @@ const relay = startOutboxRelay({ connection, kafka, logger });
 const consumer = await startConsumer({
   kafka,
   groupId: config.kafkaGroupId,
+  fromBeginning: config.kafkaFromBeginning,
   topics: CONSUMED_TOPICS,
   eventTypes: APPLIED_EVENT_TYPES,
   handler: createEventHandler({ db, reservations, stock, logger }),

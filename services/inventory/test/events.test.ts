@@ -170,6 +170,7 @@ describe("inventory consumers", () => {
       kafka,
       groupId: `inventory-test-${suffix}`,
       topics: [topic],
+      fromBeginning: true,
       logger: createLogger("inventory-test", "silent"),
       handler: async (ev) => {
         await h.handleEvent(ev);

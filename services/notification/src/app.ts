@@ -79,6 +79,7 @@ export async function startNotificationApp(
   const consumer = await startNotificationConsumer(deps, {
     kafka,
     topics,
+    fromBeginning: config.kafkaFromBeginning,
     onQueued: dispatcher.kick,
   });
 

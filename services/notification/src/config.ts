@@ -1,4 +1,4 @@
-import { type ConfigOf, int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { bool, type ConfigOf, int, loadConfig, port, str } from "@shopmesh/platform/config";
 
 const DEFAULT_KEY_FILE = new URL("../../../.infra/keys/notification-jwe.json", import.meta.url)
   .pathname;
@@ -15,8 +15,10 @@ const spec = {
   mailFrom: str("NOTIFICATION_MAIL_FROM", { default: "shopmesh <no-reply@shopmesh.local>" }),
   /** Storefront origin for links in e-mails (orders, password reset). */
   storefrontUrl: str("STOREFRONT_URL", { default: "http://localhost:8080" }),
-  /** Consumer group, also the inbox name. */
-  consumerGroup: str("NOTIFICATION_CONSUMER_GROUP", { default: "notification-service" }),
+  /** Consumer group, also the inbox name; one per service in production, unique per run in tests. */
+  consumerGroup: str("KAFKA_GROUP_ID", { default: "notification-service" }),
+  /** A new group reads topics from the start (misses nothing); tests start at the end. */
+  kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
   /** Topics consumed, comma-separated. */
   topics: str("NOTIFICATION_TOPICS", { default: "users,orders,shipments" }),
   /** Private JWK(s) opening sealed codes and tokens; see services/user/README.md. */

@@ -101,12 +101,18 @@ export async function applyEvent(
 /** Starts the consumer of user, order and shipment events; `onQueued` wakes the dispatcher. */
 export function startNotificationConsumer(
   deps: NotificationDeps,
-  options: { kafka: Kafka; topics: readonly string[]; onQueued: () => void },
+  options: {
+    kafka: Kafka;
+    topics: readonly string[];
+    fromBeginning: boolean;
+    onQueued: () => void;
+  },
 ): Promise<RunningConsumer> {
   return startConsumer({
     kafka: options.kafka,
     groupId: deps.consumerName,
     topics: options.topics,
+    fromBeginning: options.fromBeginning,
     logger: deps.logger,
     handler: async (event) => {
       if (await applyEvent(deps, event.envelope)) options.onQueued();

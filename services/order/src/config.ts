@@ -40,9 +40,9 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       sweepIntervalMs: int("SAGA_SWEEP_INTERVAL_MS", { default: 1_000, min: 10 }),
       /** How long a worker owns an order it claimed; after a crash, others resume it then. */
       leaseMs: int("SAGA_LEASE_MS", { default: 30_000, min: 500 }),
-      /** Orders advanced at once by one process. */
       /** Longest pause between retries of a step that keeps failing (a peer that is down). */
       maxBackoffMs: int("SAGA_MAX_BACKOFF_MS", { default: 30_000, min: 100 }),
+      /** Orders advanced at once by one process. */
       concurrency: int("SAGA_CONCURRENCY", { default: 16, min: 1, max: 256 }),
       dbPoolSize: int("DB_POOL_SIZE", { default: 10, min: 1, max: 100 }),
     },

@@ -112,8 +112,9 @@ export async function waitFor<T>(
 }
 
 /**
- * Commits offsets at the end of `topics` for a group that has never run, so it skips history.
- * A topic that does not exist yet (a fresh broker) has no history to skip.
+ * Commits offsets at the end of `topics` for a group that has never run, so it skips history
+ * and nothing published from now on (KAFKA_FROM_BEGINNING=false only decides at the member's
+ * first fetch). A topic that does not exist yet (a fresh broker) has no history to skip.
  */
 export async function startGroupAtEnd(
   kafka: Kafka,

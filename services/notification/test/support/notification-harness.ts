@@ -60,7 +60,7 @@ export async function startNotificationHarness(): Promise<NotificationHarness> {
     GRPC_PORT: "0",
     METRICS_PORT: "0",
     DB_NAME: dbName,
-    NOTIFICATION_CONSUMER_GROUP: `notification-test-${run}`,
+    KAFKA_GROUP_ID: `notification-test-${run}`,
     NOTIFICATION_TOPICS: Object.values(topics).join(","),
     NOTIFICATION_PRIVATE_JWK: JSON.stringify(privateJwk),
     NOTIFICATION_DISPATCH_POLL_MS: "200",
