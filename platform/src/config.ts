@@ -68,6 +68,22 @@ export function port(name: string, options: Common<number> = {}): EnvVar<number>
   return int(name, { ...options, min: 0, max: 65535 });
 }
 
+/**
+ * GRPC_PORT and METRICS_PORT as the runtime contract has them (services/README.md): the
+ * metrics port defaults to the gRPC port + 1000, or to 0 (any free port) when that is 0. Spread
+ * into a service's spec: `loadConfig({ ...servicePorts(50052, env), ... }, env)`.
+ */
+export function servicePorts(
+  defaultGrpcPort: number,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { grpcPort: EnvVar<number>; metricsPort: EnvVar<number> } {
+  const grpcPort = port("GRPC_PORT", { default: defaultGrpcPort });
+  // An invalid GRPC_PORT is reported by loadConfig; the metrics default only needs a number.
+  const parsed = grpcPort.parse(env.GRPC_PORT);
+  const grpc = "value" in parsed ? parsed.value : defaultGrpcPort;
+  return { grpcPort, metricsPort: port("METRICS_PORT", { default: grpc === 0 ? 0 : grpc + 1000 }) };
+}
+
 /** A URL variable; `protocols` (e.g. `["postgres:", "postgresql:"]`) restricts the scheme. */
 export function url(
   name: string,

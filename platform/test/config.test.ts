@@ -7,6 +7,7 @@ import {
   loadConfig,
   oneOf,
   port,
+  servicePorts,
   str,
   url,
 } from "@shopmesh/platform/config";
@@ -76,6 +77,23 @@ describe("config", () => {
     assert.throws(
       () => loadConfig(spec, { DATABASE_URL: "mysql://db/x" }),
       /DATABASE_URL must use postgres: or postgresql:, got mysql:/,
+    );
+  });
+
+  test("the metrics port follows the gRPC port unless it is set", () => {
+    const ports = (env: Record<string, string>) => ({
+      ...loadConfig(servicePorts(50052, env), env),
+    });
+    assert.deepEqual(ports({}), { grpcPort: 50052, metricsPort: 51052 });
+    assert.deepEqual(ports({ GRPC_PORT: "7000" }), { grpcPort: 7000, metricsPort: 8000 });
+    assert.deepEqual(ports({ GRPC_PORT: "0" }), { grpcPort: 0, metricsPort: 0 });
+    assert.deepEqual(ports({ GRPC_PORT: "7000", METRICS_PORT: "9090" }), {
+      grpcPort: 7000,
+      metricsPort: 9090,
+    });
+    assert.throws(
+      () => ports({ GRPC_PORT: "70000" }),
+      /GRPC_PORT must be between 0 and 65535, got 70000/,
     );
   });
 

@@ -1,20 +1,13 @@
-import { bool, int, loadConfig, port, str, url } from "@shopmesh/platform/config";
-
-const DEFAULT_GRPC_PORT = 50054;
+import { bool, int, loadConfig, servicePorts, str, url } from "@shopmesh/platform/config";
 
 /**
  * Reads the cart service's configuration from the environment, the one place that does
  * (ports, peers, Redis and Kafka as in services/README.md).
  */
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
-  const grpcPort = loadConfig(
-    { grpcPort: port("GRPC_PORT", { default: DEFAULT_GRPC_PORT }) },
-    env,
-  ).grpcPort;
   return loadConfig(
     {
-      grpcPort: port("GRPC_PORT", { default: DEFAULT_GRPC_PORT }),
-      metricsPort: port("METRICS_PORT", { default: grpcPort === 0 ? 0 : grpcPort + 1000 }),
+      ...servicePorts(50054, env),
       redisUrl: url("REDIS_URL", {
         default: "redis://127.0.0.1:6379",
         protocols: ["redis:", "rediss:"],

@@ -1,7 +1,5 @@
-import { bool, int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { bool, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 import { CONSUMER_GROUP } from "./events.ts";
-
-const grpcPort = Number(process.env.GRPC_PORT || 50053);
 
 /**
  * The inventory service's configuration, read once from the environment (services/README.md
@@ -12,8 +10,7 @@ export function loadInventoryConfig(
 ) {
   return loadConfig(
     {
-      grpcPort: port("GRPC_PORT", { default: 50053 }),
-      metricsPort: port("METRICS_PORT", { default: grpcPort + 1000 }),
+      ...servicePorts(50053, env),
       dbName: str("DB_NAME", { default: "shopmesh_inventory" }),
       dbPoolSize: int("DB_POOL_SIZE", { default: 10, min: 1, max: 100 }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),

@@ -91,7 +91,7 @@ export async function startNotificationApp(
   const service = await startService({
     name: "notification",
     port: config.grpcPort,
-    metricsPort: config.metricsPort === -1 ? config.grpcPort + 1000 : config.metricsPort,
+    metricsPort: config.metricsPort,
     logger,
     authenticate,
     handleSignals: options.handleSignals ?? true,

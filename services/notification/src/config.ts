@@ -1,12 +1,17 @@
-import { bool, type ConfigOf, int, loadConfig, port, str } from "@shopmesh/platform/config";
+import {
+  bool,
+  type ConfigOf,
+  int,
+  loadConfig,
+  port,
+  servicePorts,
+  str,
+} from "@shopmesh/platform/config";
 
 const DEFAULT_KEY_FILE = new URL("../../../.infra/keys/notification-jwe.json", import.meta.url)
   .pathname;
 
 const spec = {
-  grpcPort: port("GRPC_PORT", { default: 50058 }),
-  /** -1 (unset) means gRPC port + 1000, the runtime contract's default. */
-  metricsPort: int("METRICS_PORT", { default: -1, min: -1, max: 65535 }),
   dbName: str("DB_NAME", { default: "shopmesh_notifications" }),
   kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
   userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
@@ -29,11 +34,11 @@ const spec = {
 };
 
 /** The notification service's configuration, read once at boot. */
-export type NotificationConfig = ConfigOf<typeof spec>;
+export type NotificationConfig = ConfigOf<typeof spec & ReturnType<typeof servicePorts>>;
 
 /** Reads and validates the notification service's environment (see services/README.md). */
 export function loadNotificationConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): NotificationConfig {
-  return loadConfig(spec, env);
+  return loadConfig({ ...servicePorts(50058, env), ...spec }, env);
 }

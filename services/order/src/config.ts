@@ -1,6 +1,4 @@
-import { bool, int, loadConfig, port, str } from "@shopmesh/platform/config";
-
-const DEFAULT_GRPC_PORT = 50055;
+import { bool, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 
 /**
  * Reads the order service's configuration from the environment, the one place that does.
@@ -9,14 +7,9 @@ const DEFAULT_GRPC_PORT = 50055;
  * resumed (a claimed order is retried once its lease passes).
  */
 export function readConfig(env: Readonly<Record<string, string | undefined>> = process.env) {
-  const grpcPort = loadConfig(
-    { grpcPort: port("GRPC_PORT", { default: DEFAULT_GRPC_PORT }) },
-    env,
-  ).grpcPort;
   return loadConfig(
     {
-      grpcPort: port("GRPC_PORT", { default: DEFAULT_GRPC_PORT }),
-      metricsPort: port("METRICS_PORT", { default: grpcPort === 0 ? 0 : grpcPort + 1000 }),
+      ...servicePorts(50055, env),
       dbName: str("DB_NAME", { default: "shopmesh_orders" }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
       /** Consumer group; one per service in production, unique per run in tests. */

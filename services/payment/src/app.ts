@@ -69,7 +69,7 @@ export async function startPaymentApp(
   const service = await startService({
     name: "payment",
     port: config.grpcPort,
-    metricsPort: config.metricsPort === -1 ? config.grpcPort + 1000 : config.metricsPort,
+    metricsPort: config.metricsPort,
     logger,
     authenticate,
     handleSignals: options.handleSignals ?? true,

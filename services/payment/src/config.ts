@@ -1,9 +1,6 @@
-import { type ConfigOf, int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { type ConfigOf, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 
 const spec = {
-  grpcPort: port("GRPC_PORT", { default: 50056 }),
-  /** -1 (unset) means gRPC port + 1000, the runtime contract's default. */
-  metricsPort: int("METRICS_PORT", { default: -1, min: -1, max: 65535 }),
   dbName: str("DB_NAME", { default: "shopmesh_payments" }),
   kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
   userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
@@ -18,11 +15,11 @@ const spec = {
 };
 
 /** The payment service's configuration, read once at boot. */
-export type PaymentConfig = ConfigOf<typeof spec>;
+export type PaymentConfig = ConfigOf<typeof spec & ReturnType<typeof servicePorts>>;
 
 /** Reads and validates the payment service's environment (see services/README.md). */
 export function loadPaymentConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): PaymentConfig {
-  return loadConfig(spec, env);
+  return loadConfig({ ...servicePorts(50056, env), ...spec }, env);
 }

@@ -74,7 +74,7 @@ export async function startShippingApp(
   const service = await startService({
     name: "shipping",
     port: config.grpcPort,
-    metricsPort: config.metricsPort === -1 ? config.grpcPort + 1000 : config.metricsPort,
+    metricsPort: config.metricsPort,
     logger,
     authenticate,
     handleSignals: options.handleSignals ?? true,

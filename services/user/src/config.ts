@@ -1,14 +1,12 @@
 import { fileURLToPath } from "node:url";
-import { bool, type ConfigOf, int, loadConfig, port, str } from "@shopmesh/platform/config";
+import { bool, type ConfigOf, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 
 const DEFAULT_KEY_FILE = fileURLToPath(
   new URL("../../../.infra/keys/notification-jwe.json", import.meta.url),
 );
 
-/** Every environment variable the user service reads (documented in services/user/README.md). */
-export const userConfigSpec = {
-  grpcPort: port("GRPC_PORT", { default: 50051 }),
-  metricsPort: port("METRICS_PORT", { default: 51051 }),
+/** The environment variables the user service reads besides its ports (services/user/README.md). */
+const userConfigSpec = {
   dbName: str("DB_NAME", { default: "shopmesh_users" }),
   kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
   paymentAddr: str("PAYMENT_ADDR", { default: "127.0.0.1:50056" }),
@@ -27,11 +25,11 @@ export const userConfigSpec = {
 };
 
 /** The user service's typed configuration. */
-export type UserConfig = ConfigOf<typeof userConfigSpec>;
+export type UserConfig = ConfigOf<typeof userConfigSpec & ReturnType<typeof servicePorts>>;
 
 /** Reads and validates the configuration from `env` (the process environment by default). */
 export function loadUserConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): UserConfig {
-  return loadConfig(userConfigSpec, env);
+  return loadConfig({ ...servicePorts(50051, env), ...userConfigSpec }, env);
 }
