@@ -84,6 +84,22 @@ export function servicePorts(
   return { grpcPort, metricsPort: port("METRICS_PORT", { default: grpc === 0 ? 0 : grpc + 1000 }) };
 }
 
+/**
+ * KAFKA_GROUP_ID and KAFKA_FROM_BEGINNING, the runtime contract's consumer settings
+ * (services/README.md): the group, one per service in production and unique per run in tests,
+ * and where a new group starts reading: the beginning by default, missing nothing; tests start
+ * at the end. Spread into a consuming service's spec.
+ */
+export function consumerGroup(defaultGroupId: string): {
+  kafkaGroupId: EnvVar<string>;
+  kafkaFromBeginning: EnvVar<boolean>;
+} {
+  return {
+    kafkaGroupId: str("KAFKA_GROUP_ID", { default: defaultGroupId }),
+    kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
+  };
+}
+
 /** A URL variable; `protocols` (e.g. `["postgres:", "postgresql:"]`) restricts the scheme. */
 export function url(
   name: string,

@@ -157,10 +157,7 @@ async function main() {
   const procs: ServiceProcess[] = [];
   try {
     const [inventory, payment] = await Promise.all([
-      startServiceProcess("inventory", {
-        ...env,
-        LOG_LEVEL: "info",
-      }),
+      startServiceProcess("inventory", { ...env, LOG_LEVEL: "info" }),
       startServiceProcess("payment", { ...env, LOG_LEVEL: "info" }),
     ]);
     procs.push(inventory!, payment!);

@@ -29,6 +29,8 @@ const kafka = createKafka({
 });
 let producer: Producer;
 const procs: ServiceProcess[] = [];
+/** One connection to each process's database, for the polls below. */
+const pools = new Map<ServiceProcess, pg.Pool>();
 
 before(async () => {
   await ensureTopics(kafka, [{ topic: "products", numPartitions: 6 }], { logger });
@@ -37,6 +39,7 @@ before(async () => {
 });
 after(async () => {
   await producer.disconnect();
+  await Promise.all([...pools.values()].map((pool) => pool.end()));
   await Promise.all(procs.map((p) => p.kill()));
   await Promise.all(procs.map((p) => dropTestDatabase(p.dbName)));
 });
@@ -69,17 +72,16 @@ async function publishProduct(onHand: number, partitionKey: string): Promise<str
 
 /** The on-hand count of `variantId` in `proc`'s database, or undefined without a stock row. */
 async function onHand(proc: ServiceProcess, variantId: string): Promise<number | undefined> {
-  const db = new pg.Client({ database: proc.dbName });
-  await db.connect();
-  try {
-    const { rows } = await db.query<{ on_hand: number }>(
-      "select on_hand from stock where variant_id = $1",
-      [variantId],
-    );
-    return rows[0]?.on_hand;
-  } finally {
-    await db.end();
+  let pool = pools.get(proc);
+  if (!pool) {
+    pool = new pg.Pool({ database: proc.dbName, max: 1 });
+    pools.set(proc, pool);
   }
+  const { rows } = await pool.query<{ on_hand: number }>(
+    "select on_hand from stock where variant_id = $1",
+    [variantId],
+  );
+  return rows[0]?.on_hand;
 }
 
 describe("a new consumer group starts where KAFKA_FROM_BEGINNING says", () => {

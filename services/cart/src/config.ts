@@ -1,4 +1,4 @@
-import { bool, int, loadConfig, servicePorts, str, url } from "@shopmesh/platform/config";
+import { consumerGroup, int, loadConfig, servicePorts, str, url } from "@shopmesh/platform/config";
 
 /**
  * Reads the cart service's configuration from the environment, the one place that does
@@ -16,8 +16,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       redisKeyPrefix: str("REDIS_KEY_PREFIX", { default: "" }),
       cartTtlDays: int("CART_TTL_DAYS", { default: 30, min: 1, max: 365 }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
-      kafkaGroupId: str("KAFKA_GROUP_ID", { default: "cart-service" }),
-      kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
+      ...consumerGroup("cart-service"),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
       catalogAddr: str("CATALOG_ADDR", { default: "127.0.0.1:50052" }),
       inventoryAddr: str("INVENTORY_ADDR", { default: "127.0.0.1:50053" }),

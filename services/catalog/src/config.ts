@@ -1,4 +1,4 @@
-import { bool, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
+import { consumerGroup, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 import { CONSUMER_GROUP } from "./events.ts";
 
 /**
@@ -12,10 +12,7 @@ export function loadCatalogConfig(env: Readonly<Record<string, string | undefine
       dbName: str("DB_NAME", { default: "shopmesh_catalog" }),
       dbPoolSize: int("DB_POOL_SIZE", { default: 10, min: 1, max: 100 }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
-      /** Kafka consumer group; one per service in production, unique per run in tests. */
-      kafkaGroupId: str("KAFKA_GROUP_ID", { default: CONSUMER_GROUP }),
-      /** A new group reads topics from the start (misses nothing); tests start at the end. */
-      kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
+      ...consumerGroup(CONSUMER_GROUP),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
     },
     env,

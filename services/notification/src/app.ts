@@ -62,7 +62,7 @@ export async function startNotificationApp(
     secrets,
     links: { storefrontUrl: config.storefrontUrl.replace(/\/$/, "") },
     logger,
-    consumerName: config.consumerGroup,
+    consumerName: config.kafkaGroupId,
   };
   const dispatcher = startDispatcher(deps, config.dispatchPollMs);
 

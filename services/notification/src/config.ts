@@ -1,6 +1,6 @@
 import {
-  bool,
   type ConfigOf,
+  consumerGroup,
   int,
   loadConfig,
   port,
@@ -20,10 +20,8 @@ const spec = {
   mailFrom: str("NOTIFICATION_MAIL_FROM", { default: "shopmesh <no-reply@shopmesh.local>" }),
   /** Storefront origin for links in e-mails (orders, password reset). */
   storefrontUrl: str("STOREFRONT_URL", { default: "http://localhost:8080" }),
-  /** Consumer group, also the inbox name; one per service in production, unique per run in tests. */
-  consumerGroup: str("KAFKA_GROUP_ID", { default: "notification-service" }),
-  /** A new group reads topics from the start (misses nothing); tests start at the end. */
-  kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
+  /** The group's name is also the inbox's. */
+  ...consumerGroup("notification-service"),
   /** Topics consumed, comma-separated. */
   topics: str("NOTIFICATION_TOPICS", { default: "users,orders,shipments" }),
   /** Private JWK(s) opening sealed codes and tokens; see services/user/README.md. */

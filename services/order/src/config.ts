@@ -1,4 +1,4 @@
-import { bool, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
+import { consumerGroup, int, loadConfig, servicePorts, str } from "@shopmesh/platform/config";
 
 /**
  * Reads the order service's configuration from the environment, the one place that does.
@@ -12,10 +12,7 @@ export function readConfig(env: Readonly<Record<string, string | undefined>> = p
       ...servicePorts(50055, env),
       dbName: str("DB_NAME", { default: "shopmesh_orders" }),
       kafkaBrokers: str("KAFKA_BROKERS", { default: "127.0.0.1:9092" }),
-      /** Consumer group; one per service in production, unique per run in tests. */
-      kafkaGroupId: str("KAFKA_GROUP_ID", { default: "order-service" }),
-      /** A new group reads topics from the start (misses nothing); tests start at the end. */
-      kafkaFromBeginning: bool("KAFKA_FROM_BEGINNING", { default: true }),
+      ...consumerGroup("order-service"),
       userAddr: str("USER_ADDR", { default: "127.0.0.1:50051" }),
       catalogAddr: str("CATALOG_ADDR", { default: "127.0.0.1:50052" }),
       inventoryAddr: str("INVENTORY_ADDR", { default: "127.0.0.1:50053" }),
